@@ -1,0 +1,156 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// AccessMode says how Flotilla reaches a cluster.
+// +kubebuilder:validation:Enum=Push;Pull
+type AccessMode string
+
+const (
+	// AccessPush means the hub controller connects to the cluster with a
+	// kubeconfig stored in a Secret on the hub.
+	AccessPush AccessMode = "Push"
+	// AccessPull means an agent inside the cluster pulls its own
+	// desired state; the hub never connects to it.
+	AccessPull AccessMode = "Pull"
+)
+
+// ClusterAccess says how the hub reaches a cluster.
+type ClusterAccess struct {
+	// Mode is Push (the hub connects with a kubeconfig) or Pull (an agent in
+	// the cluster syncs itself). Defaults to Push.
+	// +optional
+	Mode AccessMode `json:"mode,omitempty"`
+
+	// KubeconfigSecretRef names the Secret, in the FleetRepository's
+	// namespace on the hub, that holds the kubeconfig for this cluster.
+	// Defaults to a Secret named "<cluster>-kubeconfig" with key "value".
+	// +optional
+	KubeconfigSecretRef *SecretKeyRef `json:"kubeconfigSecretRef,omitempty"`
+}
+
+// SecretKeyRef names one key of a Secret in the same namespace.
+type SecretKeyRef struct {
+	// Name of the Secret.
+	Name string `json:"name"`
+	// Key in the Secret's data. Defaults to "value".
+	// +optional
+	Key string `json:"key,omitempty"`
+}
+
+// ClusterSpec is what a fleet repository declares about one cluster in
+// clusters/<name>.yaml. The cluster's labels are its metadata.labels.
+type ClusterSpec struct {
+	// Vars are free-form values that apps substitute as
+	// ${cluster.vars.<key>} (registry host, model version, ...).
+	// +optional
+	Vars map[string]string `json:"vars,omitempty"`
+
+	// Taints keep apps off this cluster unless they tolerate them, as node
+	// taints do for pods. Effect NoSchedule keeps new apps off;
+	// NoExecute also removes apps already placed there.
+	// +optional
+	Taints []corev1.Taint `json:"taints,omitempty"`
+
+	// Access says how the hub reaches this cluster.
+	// +optional
+	Access ClusterAccess `json:"access,omitempty"`
+
+	// PruneOnRemoval, when true, deletes everything Flotilla applied to this
+	// cluster once its cluster file is removed from Git. By default the
+	// objects are left in place and the cluster is simply no longer managed.
+	// +optional
+	PruneOnRemoval bool `json:"pruneOnRemoval,omitempty"`
+}
+
+// ClusterCapacity is what a cluster's nodes report as allocatable.
+type ClusterCapacity struct {
+	// Nodes is the number of nodes.
+	Nodes int32 `json:"nodes"`
+	// CPU is the sum of allocatable CPU.
+	// +optional
+	CPU *resource.Quantity `json:"cpu,omitempty"`
+	// Memory is the sum of allocatable memory.
+	// +optional
+	Memory *resource.Quantity `json:"memory,omitempty"`
+	// GPU is the sum of allocatable nvidia.com/gpu.
+	// +optional
+	GPU *resource.Quantity `json:"gpu,omitempty"`
+}
+
+// ClusterStatus is what the hub observes about a cluster.
+type ClusterStatus struct {
+	// ObservedGeneration is the generation last acted on.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions: Ready, Reachable.
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// LastHeartbeatTime is the last time the cluster answered.
+	// +optional
+	LastHeartbeatTime *metav1.Time `json:"lastHeartbeatTime,omitempty"`
+	// KubernetesVersion is the server version the cluster reports.
+	// +optional
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+	// Capacity is the allocatable capacity of the cluster's nodes.
+	// +optional
+	Capacity *ClusterCapacity `json:"capacity,omitempty"`
+	// Revision is the newest Git revision fully applied to this cluster.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// AppsTotal is the number of apps placed on this cluster.
+	// +optional
+	AppsTotal int32 `json:"appsTotal,omitempty"`
+	// AppsReady is the number of those apps that are synced and healthy.
+	// +optional
+	AppsReady int32 `json:"appsReady,omitempty"`
+	// Apps is a summary such as "5/6" for printing.
+	// +optional
+	Apps string `json:"apps,omitempty"`
+	// GPU is the allocatable GPU count for printing.
+	// +optional
+	GPU string `json:"gpu,omitempty"`
+}
+
+// Cluster is one member cluster of the fleet: declared in Git as
+// clusters/<name>.yaml and mirrored on the hub with its observed status.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=fcl;fclusters,categories=flotilla
+// +kubebuilder:printcolumn:name="Reachable",type=string,JSONPath=`.status.conditions[?(@.type=="Reachable")].status`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Apps",type=string,JSONPath=`.status.apps`
+// +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.revision`
+// +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.capacity.nodes`
+// +kubebuilder:printcolumn:name="GPU",type=string,JSONPath=`.status.gpu`
+// +kubebuilder:printcolumn:name="Heartbeat",type=date,JSONPath=`.status.lastHeartbeatTime`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Cluster struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is the cluster as declared in Git.
+	Spec ClusterSpec `json:"spec,omitempty"`
+	// Status is what the hub observes.
+	// +optional
+	Status ClusterStatus `json:"status,omitempty"`
+}
+
+// ClusterList is a list of Clusters.
+//
+// +kubebuilder:object:root=true
+type ClusterList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items are the clusters.
+	Items []Cluster `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Cluster{}, &ClusterList{})
+}

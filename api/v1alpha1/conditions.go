@@ -1,0 +1,62 @@
+package v1alpha1
+
+// Condition types used on Flotilla objects, alongside the shared Ready,
+// Reconciling and Stalled types of github.com/fluxcd/pkg/apis/meta.
+const (
+	// ReachableCondition says whether the hub can reach a cluster.
+	ReachableCondition = "Reachable"
+	// HealthyCondition says whether an app's objects are ready on a cluster.
+	HealthyCondition = "Healthy"
+)
+
+// Reasons used in Flotilla conditions.
+const (
+	// ReasonSynced: the desired state is applied and healthy.
+	ReasonSynced = "Synced"
+	// ReasonProgressing: an apply or a health wait is under way.
+	ReasonProgressing = "Progressing"
+	// ReasonFetchFailed: the Git repository could not be fetched.
+	ReasonFetchFailed = "FetchFailed"
+	// ReasonInvalidFleet: the fleet repository has a configuration error.
+	ReasonInvalidFleet = "InvalidFleet"
+	// ReasonRenderFailed: kustomize could not build the app.
+	ReasonRenderFailed = "RenderFailed"
+	// ReasonApplyFailed: server-side apply failed.
+	ReasonApplyFailed = "ApplyFailed"
+	// ReasonPruneFailed: pruning stale objects failed.
+	ReasonPruneFailed = "PruneFailed"
+	// ReasonHealthCheckFailed: objects did not become ready in time.
+	ReasonHealthCheckFailed = "HealthCheckFailed"
+	// ReasonDependencyNotReady: a dependsOn app is not Ready yet.
+	ReasonDependencyNotReady = "DependencyNotReady"
+	// ReasonClusterUnreachable: the cluster did not answer.
+	ReasonClusterUnreachable = "ClusterUnreachable"
+	// ReasonKubeconfigInvalid: the cluster's kubeconfig is missing or refused.
+	ReasonKubeconfigInvalid = "KubeconfigInvalid"
+	// ReasonReachable: the cluster answered its heartbeat.
+	ReasonReachable = "Reachable"
+	// ReasonPullMode: the cluster syncs itself through an agent.
+	ReasonPullMode = "PullMode"
+	// ReasonSuspended: syncing is suspended.
+	ReasonSuspended = "Suspended"
+	// ReasonDriftCorrected: objects changed by hand were restored.
+	ReasonDriftCorrected = "DriftCorrected"
+)
+
+// Labels and annotations Flotilla sets.
+const (
+	// LabelManagedBy marks objects Flotilla applied; value "flotilla".
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByValue is the value of LabelManagedBy.
+	ManagedByValue = "flotilla"
+	// LabelApp names the app an applied object belongs to.
+	LabelApp = "flotilla.dev/app"
+	// LabelCluster names the cluster a ClusterSync is for.
+	LabelCluster = "flotilla.dev/cluster"
+	// LabelRepository names the FleetRepository an object came from.
+	LabelRepository = "flotilla.dev/repository"
+	// LabelRepositoryNamespace names the FleetRepository's namespace.
+	LabelRepositoryNamespace = "flotilla.dev/repository-namespace"
+	// FieldManager is the server-side apply field manager.
+	FieldManager = "flotilla"
+)
