@@ -1,0 +1,61 @@
+package controllers
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestReachabilityBacksOffExponentiallyAndRecovers(t *testing.T) {
+	now := time.Unix(1000, 0)
+	r := newReachability(time.Second, 8*time.Second)
+	r.now = func() time.Time { return now }
+
+	if _, _, blocked := r.blocked("ns/a"); blocked {
+		t.Fatal("a cluster never seen must not be blocked")
+	}
+	var waits []time.Duration
+	for range 5 {
+		waits = append(waits, r.failed("ns/a", errors.New("connection refused")))
+	}
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second}
+	for i := range want {
+		if waits[i] != want[i] {
+			t.Fatalf("backoff %d = %v, want %v (all: %v)", i, waits[i], want[i], waits)
+		}
+	}
+	wait, msg, blocked := r.blocked("ns/a")
+	if !blocked || wait != 8*time.Second || msg != "connection refused" {
+		t.Fatalf("blocked = %v %v %q", blocked, wait, msg)
+	}
+	if _, _, blocked := r.blocked("ns/b"); blocked {
+		t.Fatal("another cluster must not be blocked by a's failures")
+	}
+	now = now.Add(9 * time.Second)
+	if _, _, blocked := r.blocked("ns/a"); blocked {
+		t.Fatal("a must be retried once its backoff has passed")
+	}
+	if !r.succeeded("ns/a") {
+		t.Fatal("succeeded must report the recovery")
+	}
+	if r.succeeded("ns/a") {
+		t.Fatal("a second success is no recovery")
+	}
+}
+
+func TestLimiterBoundsConcurrencyPerCluster(t *testing.T) {
+	l := newLimiter(2)
+	r1, ok1 := l.acquire("a")
+	_, ok2 := l.acquire("a")
+	_, ok3 := l.acquire("a")
+	if !ok1 || !ok2 || ok3 {
+		t.Fatalf("acquire a: %v %v %v, want true true false", ok1, ok2, ok3)
+	}
+	if _, ok := l.acquire("b"); !ok {
+		t.Fatal("cluster b must not share a's slots")
+	}
+	r1()
+	if _, ok := l.acquire("a"); !ok {
+		t.Fatal("a released slot must be reusable")
+	}
+}
