@@ -1,0 +1,82 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	"github.com/fluxcd/pkg/runtime/patch"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
+)
+
+// AppReconciler aggregates an app's ClusterSyncs into its status: clusters
+// selected, synced and healthy, and the failing clusters with their reasons.
+type AppReconciler struct {
+	client.Client
+}
+
+// SetupWithManager registers the reconciler.
+func (r *AppReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&flotillav1.App{}).
+		Watches(&flotillav1.ClusterSync{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+			cs, ok := obj.(*flotillav1.ClusterSync)
+			if !ok {
+				return nil
+			}
+			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: cs.Namespace, Name: cs.Spec.App}}}
+		})).
+		Named("app").
+		Complete(r)
+}
+
+// Reconcile recomputes one app's aggregated status from the hub alone.
+func (r *AppReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	app := &flotillav1.App{}
+	if err := r.Get(ctx, req.NamespacedName, app); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	patcher := patch.NewSerialPatcher(app, r.Client)
+	defer func() {
+		app.Status.ObservedGeneration = app.Generation
+		if err := patcher.Patch(ctx, app, patch.WithOwnedConditions{Conditions: []string{
+			meta.ReadyCondition, meta.ReconcilingCondition, meta.StalledCondition,
+		}}, patch.WithFieldOwner(flotillav1.FieldManager)); err != nil && !apierrors.IsNotFound(err) {
+			retErr = errors.Join(retErr, fmt.Errorf("patch App %s status: %w", req.NamespacedName, err))
+		}
+	}()
+	list := &flotillav1.ClusterSyncList{}
+	if err := r.List(ctx, list, client.InNamespace(app.Namespace), client.MatchingLabels{flotillav1.LabelApp: app.Name}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list ClusterSyncs of app %s: %w", app.Name, err)
+	}
+	agg := aggregateApp(list.Items)
+	app.Status.Selected, app.Status.Synced, app.Status.Healthy = agg.Selected, agg.Synced, agg.Healthy
+	app.Status.Clusters = agg.Clusters
+	app.Status.Failures = agg.Failures
+	for i := range list.Items {
+		if rev := list.Items[i].Spec.Revision; rev != "" {
+			app.Status.Revision = rev
+			break
+		}
+	}
+	switch {
+	case len(agg.Failures) > 0:
+		conditions.MarkFalse(app, meta.ReadyCondition, agg.Failures[0].Reason, "%s", agg.readyMessage())
+		conditions.Delete(app, meta.ReconcilingCondition)
+	case agg.Progressing || agg.Healthy < agg.Selected:
+		conditions.MarkUnknown(app, meta.ReadyCondition, flotillav1.ReasonProgressing, "%s", agg.readyMessage())
+		conditions.MarkReconciling(app, flotillav1.ReasonProgressing, "%s", agg.readyMessage())
+	default:
+		conditions.MarkTrue(app, meta.ReadyCondition, flotillav1.ReasonSynced, "%s", agg.readyMessage())
+		conditions.Delete(app, meta.ReconcilingCondition)
+	}
+	return ctrl.Result{}, nil
+}

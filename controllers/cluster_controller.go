@@ -1,0 +1,201 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	"github.com/fluxcd/pkg/runtime/patch"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
+	"github.com/flotilla-gitops/flotilla/internal/clusterclient"
+)
+
+// ClusterReconciler probes each member cluster on a heartbeat (reachability,
+// version, nodes, allocatable capacity) and summarises the apps it runs.
+type ClusterReconciler struct {
+	client.Client
+	Recorder record.EventRecorder
+	Clients  *clusterClients
+	Reach    *reachability
+	Options  Options
+
+	states clusterStates
+}
+
+// SetupWithManager registers the reconciler; a ClusterSync change refreshes
+// its cluster's app summary without probing the cluster again.
+func (r *ClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&flotillav1.Cluster{}).
+		Watches(&flotillav1.ClusterSync{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+			cs, ok := obj.(*flotillav1.ClusterSync)
+			if !ok {
+				return nil
+			}
+			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: cs.Namespace, Name: cs.Spec.Cluster}}}
+		})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(2, r.Options.SyncWorkers/4)}).
+		Named("cluster").
+		Complete(r)
+}
+
+// Reconcile refreshes one cluster's status.
+func (r *ClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	c := &flotillav1.Cluster{}
+	if err := r.Get(ctx, req.NamespacedName, c); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.states.set(memberKey(req.Namespace, req.Name), "")
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !c.DeletionTimestamp.IsZero() {
+		r.states.set(memberKey(c.Namespace, c.Name), "")
+		return ctrl.Result{}, nil
+	}
+	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithValues("cluster", c.Name))
+	patcher := patch.NewSerialPatcher(c, r.Client)
+	defer func() {
+		c.Status.ObservedGeneration = c.Generation
+		if err := patcher.Patch(ctx, c, patch.WithOwnedConditions{Conditions: []string{
+			meta.ReadyCondition, flotillav1.ReachableCondition,
+		}}, patch.WithFieldOwner(flotillav1.FieldManager)); err != nil && !apierrors.IsNotFound(err) {
+			retErr = errors.Join(retErr, fmt.Errorf("patch Cluster %s status: %w", req.NamespacedName, err))
+		}
+	}()
+
+	if err := r.summariseApps(ctx, c); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	if c.Spec.Access.Mode == flotillav1.AccessPull {
+		conditions.MarkUnknown(c, flotillav1.ReachableCondition, flotillav1.ReasonPullMode, "the cluster syncs itself through its agent")
+		r.states.set(memberKey(c.Namespace, c.Name), "pull")
+		return ctrl.Result{}, nil
+	}
+
+	due := r.Options.HeartbeatInterval
+	if last := c.Status.LastHeartbeatTime; last != nil && conditions.IsTrue(c, flotillav1.ReachableCondition) {
+		if wait := time.Until(last.Add(due)); wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
+	}
+	key := memberKey(c.Namespace, c.Name)
+	if wait, _, blocked := r.Reach.blocked(key); blocked && !conditions.IsTrue(c, flotillav1.ReachableCondition) {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	return r.heartbeat(ctx, c)
+}
+
+func (r *ClusterReconciler) heartbeat(ctx context.Context, c *flotillav1.Cluster) (ctrl.Result, error) {
+	key := memberKey(c.Namespace, c.Name)
+	cl, err := r.Clients.get(ctx, c, true)
+	if err != nil {
+		conditions.MarkFalse(c, flotillav1.ReachableCondition, flotillav1.ReasonKubeconfigInvalid, "%s", err)
+		conditions.MarkFalse(c, meta.ReadyCondition, flotillav1.ReasonKubeconfigInvalid, "%s", err)
+		return ctrl.Result{RequeueAfter: r.Options.HeartbeatInterval}, nil
+	}
+	probeCtx, cancel := context.WithTimeout(ctx, r.Options.ClusterTimeout)
+	defer cancel()
+	info, err := clusterclient.Probe(probeCtx, cl)
+	if err != nil {
+		wait := r.Reach.failed(key, err)
+		if !conditions.IsFalse(c, flotillav1.ReachableCondition) {
+			r.Recorder.Event(c, corev1.EventTypeWarning, flotillav1.ReasonClusterUnreachable, err.Error())
+		}
+		since := "never seen"
+		if c.Status.LastHeartbeatTime != nil {
+			since = "last seen " + c.Status.LastHeartbeatTime.UTC().Format(time.RFC3339)
+		}
+		conditions.MarkFalse(c, flotillav1.ReachableCondition, flotillav1.ReasonClusterUnreachable, "%s: %s", since, err)
+		conditions.MarkFalse(c, meta.ReadyCondition, flotillav1.ReasonClusterUnreachable, "unreachable (%s)", since)
+		r.states.set(key, "unreachable")
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	if r.Reach.succeeded(key) || !conditions.IsTrue(c, flotillav1.ReachableCondition) {
+		r.Recorder.Event(c, corev1.EventTypeNormal, flotillav1.ReasonReachable, "cluster is reachable")
+	}
+	now := metav1.Now()
+	c.Status.LastHeartbeatTime = &now
+	c.Status.KubernetesVersion = info.KubernetesVersion
+	c.Status.Capacity = &flotillav1.ClusterCapacity{Nodes: info.Nodes, CPU: &info.CPU, Memory: &info.Memory, GPU: &info.GPU}
+	c.Status.GPU = info.GPU.String()
+	conditions.MarkTrue(c, flotillav1.ReachableCondition, flotillav1.ReasonReachable, "Kubernetes %s, %d node(s)", info.KubernetesVersion, info.Nodes)
+	r.states.set(key, "reachable")
+	r.markReady(c)
+	return ctrl.Result{RequeueAfter: r.Options.HeartbeatInterval}, nil
+}
+
+// summariseApps counts the cluster's apps from its ClusterSyncs (hub only).
+func (r *ClusterReconciler) summariseApps(ctx context.Context, c *flotillav1.Cluster) error {
+	list := &flotillav1.ClusterSyncList{}
+	if err := r.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels{flotillav1.LabelCluster: c.Name}); err != nil {
+		return fmt.Errorf("list ClusterSyncs of cluster %s: %w", c.Name, err)
+	}
+	agg := aggregateCluster(list.Items)
+	c.Status.AppsTotal, c.Status.AppsReady = agg.Total, agg.Ready
+	c.Status.Apps = fmt.Sprintf("%d/%d", agg.Ready, agg.Total)
+	if agg.Revision != "" {
+		c.Status.Revision = agg.Revision
+	}
+	if conditions.Has(c, flotillav1.ReachableCondition) {
+		r.markReady(c)
+	}
+	return nil
+}
+
+// markReady sets Ready from reachability and the app summary.
+func (r *ClusterReconciler) markReady(c *flotillav1.Cluster) {
+	switch {
+	case !conditions.IsTrue(c, flotillav1.ReachableCondition):
+		// Reachable=False already set Ready=False with the reason.
+	case c.Status.AppsReady < c.Status.AppsTotal:
+		conditions.MarkFalse(c, meta.ReadyCondition, flotillav1.ReasonProgressing, "%d of %d apps ready", c.Status.AppsReady, c.Status.AppsTotal)
+	default:
+		conditions.MarkTrue(c, meta.ReadyCondition, flotillav1.ReasonSynced, "%d of %d apps ready", c.Status.AppsReady, c.Status.AppsTotal)
+	}
+}
+
+// clusterStates feeds the flotilla_clusters gauge: the state of every
+// cluster, counted per namespace and state.
+type clusterStates struct {
+	mu     sync.Mutex
+	states map[string]string
+}
+
+// set records a cluster's state ("" forgets it) and refreshes the gauge.
+func (s *clusterStates) set(key, state string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.states == nil {
+		s.states = map[string]string{}
+	}
+	if state == "" {
+		delete(s.states, key)
+	} else {
+		s.states[key] = state
+	}
+	counts := map[[2]string]float64{}
+	for k, st := range s.states {
+		ns, _, _ := strings.Cut(k, "/")
+		counts[[2]string{ns, st}]++
+	}
+	clustersByState.Reset()
+	for k, n := range counts {
+		clustersByState.WithLabelValues(k[0], k[1]).Set(n)
+	}
+}

@@ -1,0 +1,410 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	"github.com/fluxcd/pkg/runtime/patch"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
+	"github.com/flotilla-gitops/flotilla/internal/apply"
+)
+
+// ClusterSyncReconciler applies one app's desired state to one cluster:
+// server-side apply, prune, readiness, drift correction. It makes no call
+// to the member cluster when the applied digest already equals the desired
+// one and no drift check is due.
+type ClusterSyncReconciler struct {
+	client.Client
+	Recorder record.EventRecorder
+	Store    *desiredStore
+	Clients  *clusterClients
+	Reach    *reachability
+	Limits   *limiter
+	Options  Options
+}
+
+// SetupWithManager registers the reconciler. It watches ClusterSyncs, and
+// wakes the syncs of a cluster when the cluster becomes reachable again and
+// the dependants of an app on a cluster when that app's sync changes.
+func (r *ClusterSyncReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&flotillav1.ClusterSync{}).
+		Watches(&flotillav1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.syncsOfCluster)).
+		Watches(&flotillav1.ClusterSync{}, handler.EnqueueRequestsFromMapFunc(r.dependantsOf)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.SyncWorkers}).
+		Named("clustersync").
+		Complete(r)
+}
+
+func (r *ClusterSyncReconciler) syncsOfCluster(ctx context.Context, obj client.Object) []reconcile.Request {
+	c, ok := obj.(*flotillav1.Cluster)
+	if !ok || !conditions.IsTrue(c, flotillav1.ReachableCondition) {
+		return nil
+	}
+	list := &flotillav1.ClusterSyncList{}
+	if err := r.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels{flotillav1.LabelCluster: c.Name}); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		cs := &list.Items[i]
+		// Only syncs parked on reachability need waking.
+		if conditions.GetReason(cs, meta.ReadyCondition) == flotillav1.ReasonClusterUnreachable {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(cs)})
+		}
+	}
+	return reqs
+}
+
+func (r *ClusterSyncReconciler) dependantsOf(ctx context.Context, obj client.Object) []reconcile.Request {
+	cs, ok := obj.(*flotillav1.ClusterSync)
+	if !ok || !syncIsReady(cs) {
+		return nil
+	}
+	list := &flotillav1.ClusterSyncList{}
+	if err := r.List(ctx, list, client.InNamespace(cs.Namespace), client.MatchingLabels{flotillav1.LabelCluster: cs.Spec.Cluster}); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.Status.WaitingFor == cs.Spec.App {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(other)})
+		}
+	}
+	return reqs
+}
+
+// Reconcile syncs one (app, cluster) pair.
+func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	cs := &flotillav1.ClusterSync{}
+	if err := r.Get(ctx, req.NamespacedName, cs); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	log := ctrl.LoggerFrom(ctx).WithValues("app", cs.Spec.App, "cluster", cs.Spec.Cluster)
+	ctx = ctrl.LoggerInto(ctx, log)
+
+	if !cs.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, cs)
+	}
+
+	patcher := patch.NewSerialPatcher(cs, r.Client)
+	defer func() {
+		cs.Status.ObservedGeneration = cs.Generation
+		if err := patcher.Patch(ctx, cs, patch.WithOwnedConditions{Conditions: []string{
+			meta.ReadyCondition, flotillav1.HealthyCondition, meta.ReconcilingCondition, meta.StalledCondition,
+		}}, patch.WithFieldOwner(flotillav1.FieldManager)); err != nil && !apierrors.IsNotFound(err) {
+			retErr = errors.Join(retErr, fmt.Errorf("patch ClusterSync %s status: %w", req.NamespacedName, err))
+		}
+	}()
+
+	repo := types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]}
+	desired := r.Store.get(syncKey{Repo: repo, App: cs.Spec.App, Cluster: cs.Spec.Cluster})
+	if desired == nil || desired.Digest != cs.Spec.Digest {
+		// The repository reconciler has not rendered this revision in this
+		// process yet (for example right after a restart): look again soon.
+		conditions.MarkReconciling(cs, meta.ProgressingReason, "waiting for revision %s to be rendered", cs.Spec.Revision)
+		return ctrl.Result{RequeueAfter: r.Options.HealthPollInterval}, nil
+	}
+
+	cluster := &flotillav1.Cluster{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: cs.Spec.Cluster}, cluster); err != nil {
+		if apierrors.IsNotFound(err) {
+			conditions.MarkReconciling(cs, meta.ProgressingReason, "waiting for Cluster %s to be mirrored", cs.Spec.Cluster)
+			return ctrl.Result{RequeueAfter: r.Options.HealthPollInterval}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if cluster.Spec.Access.Mode == flotillav1.AccessPull {
+		conditions.MarkUnknown(cs, meta.ReadyCondition, flotillav1.ReasonPullMode, "cluster %s syncs itself through its agent", cluster.Name)
+		return ctrl.Result{}, nil
+	}
+
+	driftInterval := r.driftInterval(ctx, repo)
+	synced := syncIsSynced(cs)
+	healthy := conditions.IsTrue(cs, flotillav1.HealthyCondition)
+	if synced && healthy && conditions.IsReady(cs) {
+		// Steady state: nothing to do on the cluster until drift is due.
+		if due := driftDue(cs, driftInterval); due > 0 {
+			return ctrl.Result{RequeueAfter: due}, nil
+		}
+	}
+
+	if wait, dep := r.waitingForDependency(ctx, cs); dep != "" {
+		cs.Status.WaitingFor = dep
+		conditions.MarkFalse(cs, meta.ReadyCondition, flotillav1.ReasonDependencyNotReady, "waiting for %s to be Ready on %s", dep, cs.Spec.Cluster)
+		conditions.MarkReconciling(cs, flotillav1.ReasonDependencyNotReady, "waiting for dependency %s", dep)
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	cs.Status.WaitingFor = ""
+
+	memberKey := memberKey(cs.Namespace, cs.Spec.Cluster)
+	if wait, lastErr, blocked := r.Reach.blocked(memberKey); blocked {
+		conditions.MarkFalse(cs, meta.ReadyCondition, flotillav1.ReasonClusterUnreachable, "cluster %s is unreachable, next try in %s: %s", cs.Spec.Cluster, wait.Round(time.Second), lastErr)
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	release, ok := r.Limits.acquire(memberKey)
+	if !ok {
+		return ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil
+	}
+	defer release()
+
+	cl, err := r.Clients.get(ctx, cluster, false)
+	if err != nil {
+		cs.Status.LastError = err.Error()
+		conditions.MarkStalled(cs, flotillav1.ReasonKubeconfigInvalid, "%s", err)
+		conditions.MarkFalse(cs, meta.ReadyCondition, flotillav1.ReasonKubeconfigInvalid, "%s", err)
+		return ctrl.Result{RequeueAfter: r.Options.HeartbeatInterval}, nil
+	}
+	conditions.Delete(cs, meta.StalledCondition)
+
+	switch {
+	case !synced:
+		return r.apply(ctx, cs, cl, desired)
+	case !healthy:
+		return r.checkHealth(ctx, cs, cl, desired)
+	default:
+		return r.correctDrift(ctx, cs, cl, desired, driftInterval)
+	}
+}
+
+// driftDue returns how long until the next drift check, or 0 when due.
+func driftDue(cs *flotillav1.ClusterSync, interval time.Duration) time.Duration {
+	last := cs.Status.LastDriftCheckTime
+	if last == nil {
+		last = cs.Status.LastAppliedTime
+	}
+	if last == nil {
+		return 0
+	}
+	if d := time.Until(last.Add(interval)); d > 0 {
+		return d
+	}
+	return 0
+}
+
+func (r *ClusterSyncReconciler) driftInterval(ctx context.Context, repo types.NamespacedName) time.Duration {
+	fr := &flotillav1.FleetRepository{}
+	if err := r.Get(ctx, repo, fr); err != nil {
+		return r.Options.DefaultDriftInterval
+	}
+	return durationOr(fr.Spec.DriftInterval, r.Options.DefaultDriftInterval)
+}
+
+// waitingForDependency returns the first dependsOn app not Ready on the same
+// cluster, reading only the hub.
+func (r *ClusterSyncReconciler) waitingForDependency(ctx context.Context, cs *flotillav1.ClusterSync) (time.Duration, string) {
+	for _, dep := range cs.Spec.DependsOn {
+		other := &flotillav1.ClusterSync{}
+		err := r.Get(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: syncName(dep, cs.Spec.Cluster)}, other)
+		if apierrors.IsNotFound(err) {
+			// The dependency is not placed on this cluster: nothing to wait for.
+			continue
+		}
+		if err != nil || !syncIsReady(other) {
+			return 5 * r.Options.HealthPollInterval, dep
+		}
+	}
+	return 0, ""
+}
+
+// clusterFailed records a call failure: unreachable clusters back off.
+func (r *ClusterSyncReconciler) clusterFailed(cs *flotillav1.ClusterSync, err error) (ctrl.Result, bool) {
+	if !isUnreachable(err) {
+		return ctrl.Result{}, false
+	}
+	wait := r.Reach.failed(memberKey(cs.Namespace, cs.Spec.Cluster), err)
+	conditions.MarkFalse(cs, meta.ReadyCondition, flotillav1.ReasonClusterUnreachable, "cluster %s is unreachable, next try in %s: %s", cs.Spec.Cluster, wait.Round(time.Second), err)
+	cs.Status.LastError = err.Error()
+	return ctrl.Result{RequeueAfter: wait}, true
+}
+
+func (r *ClusterSyncReconciler) request(cs *flotillav1.ClusterSync, d *Desired) apply.Request {
+	return apply.Request{
+		App:               cs.Spec.App,
+		Repository:        types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]},
+		Namespace:         d.Namespace,
+		Objects:           d.Objects,
+		PreviousInventory: cs.Status.Inventory,
+		Prune:             d.Prune,
+		HealthTimeout:     d.HealthTimeout,
+		ApplyTimeout:      r.Options.ClusterTimeout * 4,
+	}
+}
+
+func (r *ClusterSyncReconciler) apply(ctx context.Context, cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
+	start := time.Now()
+	res, err := apply.Sync(ctx, cl, r.request(cs, d))
+	if err != nil {
+		syncDuration.WithLabelValues("error").Observe(time.Since(start).Seconds())
+		if result, ok := r.clusterFailed(cs, err); ok {
+			return result, nil
+		}
+		applyErrors.WithLabelValues(cs.Spec.Cluster).Inc()
+		cs.Status.LastError = err.Error()
+		conditions.MarkFalse(cs, meta.ReadyCondition, flotillav1.ReasonApplyFailed, "%s", err)
+		r.Recorder.Event(cs, corev1.EventTypeWarning, flotillav1.ReasonApplyFailed, err.Error())
+		log.Error(err, "apply failed")
+		return ctrl.Result{}, err
+	}
+	syncDuration.WithLabelValues("applied").Observe(time.Since(start).Seconds())
+	r.Reach.succeeded(memberKey(cs.Namespace, cs.Spec.Cluster))
+	now := metav1.Now()
+	cs.Status.AppliedDigest = d.Digest
+	cs.Status.AppliedRevision = d.Revision
+	cs.Status.LastAppliedTime = &now
+	cs.Status.LastDriftCheckTime = &now
+	cs.Status.Inventory = res.Inventory
+	cs.Status.LastError = ""
+	if res.Changed() {
+		msg := fmt.Sprintf("applied revision %s: %s", d.Revision, changeSummary(res))
+		r.Recorder.Event(cs, corev1.EventTypeNormal, "Applied", msg)
+		log.Info("applied", "revision", d.Revision, "changes", changeSummary(res))
+	}
+	conditions.MarkUnknown(cs, flotillav1.HealthyCondition, flotillav1.ReasonProgressing, "waiting for objects to become ready")
+	conditions.MarkUnknown(cs, meta.ReadyCondition, flotillav1.ReasonProgressing, "applied revision %s, waiting for readiness", d.Revision)
+	conditions.MarkReconciling(cs, flotillav1.ReasonProgressing, "waiting for readiness")
+	return r.checkHealth(ctx, cs, cl, d)
+}
+
+func (r *ClusterSyncReconciler) checkHealth(ctx context.Context, cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired) (ctrl.Result, error) {
+	health, err := apply.CheckHealth(ctx, cl, cs.Status.Inventory)
+	if err != nil {
+		if result, ok := r.clusterFailed(cs, err); ok {
+			return result, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if health.Ready {
+		conditions.MarkTrue(cs, flotillav1.HealthyCondition, meta.SucceededReason, "all %d objects are ready", len(cs.Status.Inventory))
+		conditions.MarkTrue(cs, meta.ReadyCondition, flotillav1.ReasonSynced, "revision %s applied and healthy", d.Revision)
+		conditions.Delete(cs, meta.ReconcilingCondition)
+		return ctrl.Result{RequeueAfter: driftDue(cs, r.driftInterval(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]}))}, nil
+	}
+	waited := time.Duration(0)
+	if cs.Status.LastAppliedTime != nil {
+		waited = time.Since(cs.Status.LastAppliedTime.Time)
+	}
+	msg := health.Summary()
+	if waited >= d.HealthTimeout {
+		if !conditions.IsFalse(cs, flotillav1.HealthyCondition) {
+			r.Recorder.Event(cs, corev1.EventTypeWarning, flotillav1.ReasonHealthCheckFailed, msg)
+		}
+		conditions.MarkFalse(cs, flotillav1.HealthyCondition, flotillav1.ReasonHealthCheckFailed, "not ready after %s: %s", d.HealthTimeout, msg)
+		conditions.MarkFalse(cs, meta.ReadyCondition, flotillav1.ReasonHealthCheckFailed, "not ready after %s: %s", d.HealthTimeout, msg)
+		conditions.Delete(cs, meta.ReconcilingCondition)
+		// Keep watching: the objects may still become ready.
+		return ctrl.Result{RequeueAfter: 5 * r.Options.HealthPollInterval}, nil
+	}
+	conditions.MarkUnknown(cs, flotillav1.HealthyCondition, flotillav1.ReasonProgressing, "%s", msg)
+	conditions.MarkUnknown(cs, meta.ReadyCondition, flotillav1.ReasonProgressing, "waiting for readiness: %s", msg)
+	return ctrl.Result{RequeueAfter: r.Options.HealthPollInterval}, nil
+}
+
+func (r *ClusterSyncReconciler) correctDrift(ctx context.Context, cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired, interval time.Duration) (ctrl.Result, error) {
+	drifted, err := apply.CorrectDrift(ctx, cl, r.request(cs, d))
+	if err != nil {
+		if result, ok := r.clusterFailed(cs, err); ok {
+			return result, nil
+		}
+		cs.Status.LastError = err.Error()
+		return ctrl.Result{}, err
+	}
+	r.Reach.succeeded(memberKey(cs.Namespace, cs.Spec.Cluster))
+	now := metav1.Now()
+	cs.Status.LastDriftCheckTime = &now
+	cs.Status.DriftedObjects = drifted
+	if len(drifted) > 0 {
+		cs.Status.DriftCorrections += int64(len(drifted))
+		driftCorrections.WithLabelValues(cs.Spec.Cluster).Add(float64(len(drifted)))
+		msg := fmt.Sprintf("restored %d object(s) changed on the cluster: %s", len(drifted), strings.Join(drifted, ", "))
+		r.Recorder.Event(cs, corev1.EventTypeWarning, flotillav1.ReasonDriftCorrected, msg)
+		ctrl.LoggerFrom(ctx).Info("drift corrected", "objects", drifted)
+		// A corrected object may need to become ready again.
+		return r.checkHealth(ctx, cs, cl, d)
+	}
+	return ctrl.Result{RequeueAfter: interval}, nil
+}
+
+// finalize prunes what the sync applied (unless orphaned) and lets the
+// ClusterSync go.
+func (r *ClusterSyncReconciler) finalize(ctx context.Context, cs *flotillav1.ClusterSync) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(cs, syncFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	if cs.Annotations[orphanAnnotation] != "true" && len(cs.Status.Inventory) > 0 {
+		cluster := &flotillav1.Cluster{}
+		err := r.Get(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: cs.Spec.Cluster}, cluster)
+		switch {
+		case apierrors.IsNotFound(err):
+			// The cluster mirror is gone without an orphan mark: nothing to reach.
+		case err != nil:
+			return ctrl.Result{}, err
+		case cluster.Spec.Access.Mode != flotillav1.AccessPull:
+			if wait, _, blocked := r.Reach.blocked(memberKey(cs.Namespace, cs.Spec.Cluster)); blocked {
+				return ctrl.Result{RequeueAfter: wait}, nil
+			}
+			cl, err := r.Clients.get(ctx, cluster, false)
+			if err != nil {
+				return ctrl.Result{}, err
+			}
+			req := apply.Request{
+				App:               cs.Spec.App,
+				Repository:        types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]},
+				PreviousInventory: cs.Status.Inventory,
+				Prune:             true,
+				AllowEmpty:        true,
+			}
+			res, err := apply.Sync(ctx, cl, req)
+			if err != nil {
+				if result, ok := r.clusterFailed(cs, err); ok {
+					return result, nil
+				}
+				return ctrl.Result{}, fmt.Errorf("prune app %s from cluster %s: %w", cs.Spec.App, cs.Spec.Cluster, err)
+			}
+			if len(res.Pruned) > 0 {
+				r.Recorder.Event(cs, corev1.EventTypeNormal, "Pruned", fmt.Sprintf("deleted %d object(s) from cluster %s", len(res.Pruned), cs.Spec.Cluster))
+			}
+		}
+	}
+	p := client.MergeFrom(cs.DeepCopy())
+	controllerutil.RemoveFinalizer(cs, syncFinalizer)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, cs, p))
+}
+
+func changeSummary(res *apply.Result) string {
+	if res.ChangeSet == nil {
+		return "no changes"
+	}
+	var parts []string
+	for _, e := range res.ChangeSet.Entries {
+		if string(e.Action) != "unchanged" {
+			parts = append(parts, e.String())
+		}
+	}
+	if len(res.Pruned) > 0 {
+		parts = append(parts, "pruned "+strings.Join(res.Pruned, ", "))
+	}
+	if len(parts) == 0 {
+		return "no changes"
+	}
+	return summarize(fmt.Sprintf("%d change(s)", len(parts)), parts)
+}

@@ -1,0 +1,290 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	"github.com/fluxcd/pkg/runtime/patch"
+	"github.com/fluxcd/pkg/runtime/predicates"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
+	"github.com/flotilla-gitops/flotilla/fleet"
+	"github.com/flotilla-gitops/flotilla/internal/gitsource"
+	"github.com/flotilla-gitops/flotilla/placement"
+	"github.com/flotilla-gitops/flotilla/render"
+)
+
+// FleetRepositoryReconciler fetches a fleet repository, loads, places and
+// renders it, and keeps the hub's Cluster, App and ClusterSync objects in
+// step with the fetched revision.
+type FleetRepositoryReconciler struct {
+	client.Client
+	// APIReader reads Secrets without caching them.
+	APIReader client.Reader
+	Recorder  record.EventRecorder
+	Fetcher   *gitsource.Fetcher
+	Renderer  *render.Renderer
+	Store     *desiredStore
+	Options   Options
+
+	// loaded remembers, per repository, the revision and generation whose
+	// desired state is in Store, so an unchanged revision costs one fetch.
+	loaded map[types.NamespacedName]string
+}
+
+// +kubebuilder:rbac:groups=flotilla.dev,resources=fleetrepositories,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=flotilla.dev,resources=fleetrepositories/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=flotilla.dev,resources=clusters;apps;clustersyncs,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=flotilla.dev,resources=clusters/status;apps/status;clustersyncs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=flotilla.dev,resources=clustersyncs/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+
+// SetupWithManager registers the reconciler.
+func (r *FleetRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.loaded = map[types.NamespacedName]string{}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&flotillav1.FleetRepository{}, builder.WithPredicates(
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicates.ReconcileRequestedPredicate{}),
+		)).
+		Named("fleetrepository").
+		Complete(r)
+}
+
+// Reconcile runs one fetch → load → place → render → mirror pass.
+func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	log := ctrl.LoggerFrom(ctx)
+	obj := &flotillav1.FleetRepository{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Store.dropRepo(req.NamespacedName)
+			delete(r.loaded, req.NamespacedName)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	patcher := patch.NewSerialPatcher(obj, r.Client)
+	defer func() {
+		if v, ok := meta.ReconcileAnnotationValue(obj.GetAnnotations()); ok {
+			obj.Status.LastHandledReconcileAt = v
+		}
+		obj.Status.ObservedGeneration = obj.Generation
+		if err := patcher.Patch(ctx, obj, patch.WithOwnedConditions{Conditions: []string{
+			meta.ReadyCondition, meta.ReconcilingCondition, meta.StalledCondition,
+		}}, patch.WithFieldOwner(flotillav1.FieldManager)); err != nil {
+			retErr = errors.Join(retErr, fmt.Errorf("patch FleetRepository %s status: %w", req.NamespacedName, err))
+		}
+	}()
+
+	interval := durationOr(obj.Spec.Interval, r.Options.DefaultInterval)
+	if obj.Spec.Suspend {
+		conditions.MarkFalse(obj, meta.ReadyCondition, flotillav1.ReasonSuspended, "syncing is suspended")
+		conditions.Delete(obj, meta.ReconcilingCondition)
+		return ctrl.Result{}, nil
+	}
+
+	snap, err := r.fetch(ctx, obj)
+	if err != nil {
+		conditions.MarkFalse(obj, meta.ReadyCondition, flotillav1.ReasonFetchFailed, "%s", err)
+		conditions.Delete(obj, meta.ReconcilingCondition)
+		conditions.Delete(obj, meta.StalledCondition)
+		r.event(obj, corev1.EventTypeWarning, flotillav1.ReasonFetchFailed, err.Error())
+		log.Error(err, "fetch failed", "url", gitsource.RedactURL(obj.Spec.URL))
+		// Transient: retried with the controller's exponential backoff.
+		return ctrl.Result{}, err
+	}
+	defer snap.Release()
+	now := metav1.Now()
+	obj.Status.LastFetchTime = &now
+
+	stamp := fmt.Sprintf("%s/%d", snap.Revision, obj.Generation)
+	if r.loaded[req.NamespacedName] == stamp && conditions.IsReady(obj) {
+		return ctrl.Result{RequeueAfter: interval}, nil
+	}
+
+	if err := r.sync(ctx, obj, snap); err != nil {
+		var cfg *configError
+		if errors.As(err, &cfg) {
+			// Terminal until the repository changes: Stalled, no retry
+			// storm; the next fetch interval looks again.
+			conditions.MarkStalled(obj, cfg.reason, "%s", cfg.Error())
+			conditions.MarkFalse(obj, meta.ReadyCondition, cfg.reason, "%s", cfg.Error())
+			conditions.Delete(obj, meta.ReconcilingCondition)
+			r.event(obj, corev1.EventTypeWarning, cfg.reason, cfg.Error())
+			obj.Status.Revision = snap.Ref
+			delete(r.loaded, req.NamespacedName)
+			return ctrl.Result{RequeueAfter: interval}, nil
+		}
+		conditions.MarkFalse(obj, meta.ReadyCondition, meta.ProgressingWithRetryReason, "%s", err)
+		return ctrl.Result{}, err
+	}
+	if obj.Status.Revision != snap.Ref {
+		r.event(obj, corev1.EventTypeNormal, "NewRevision", fmt.Sprintf("rendered revision %s for %d targets", snap.Ref, obj.Status.Targets))
+	}
+	obj.Status.Revision = snap.Ref
+	conditions.Delete(obj, meta.StalledCondition)
+	conditions.Delete(obj, meta.ReconcilingCondition)
+	conditions.MarkTrue(obj, meta.ReadyCondition, meta.SucceededReason,
+		"revision %s: %d clusters, %d apps, %d targets", snap.Ref, obj.Status.Clusters, obj.Status.Apps, obj.Status.Targets)
+	r.loaded[req.NamespacedName] = stamp
+	return ctrl.Result{RequeueAfter: interval}, nil
+}
+
+// configError is an error in the fleet repository's content: retrying
+// cannot fix it, a new commit can.
+type configError struct {
+	reason string
+	msg    string
+}
+
+func (e *configError) Error() string { return e.msg }
+
+// fetch brings the repository up to date and extracts the wanted revision.
+func (r *FleetRepositoryReconciler) fetch(ctx context.Context, obj *flotillav1.FleetRepository) (*gitsource.Snapshot, error) {
+	var auth *gitsource.Auth
+	if obj.Spec.SecretRef != nil {
+		secret := &corev1.Secret{}
+		key := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Spec.SecretRef.Name}
+		if err := r.APIReader.Get(ctx, key, secret); err != nil {
+			return nil, fmt.Errorf("read Git credentials Secret %s: %w", key, err)
+		}
+		a, err := gitsource.AuthFromSecretData(secret.Data)
+		if err != nil {
+			return nil, fmt.Errorf("read Git credentials Secret %s: %w", key, err)
+		}
+		auth = a
+	}
+	return r.Fetcher.Fetch(ctx, gitsource.FetchSpec{
+		URL:     obj.Spec.URL,
+		Ref:     gitsource.Ref{Branch: obj.Spec.Ref.Branch, Tag: obj.Spec.Ref.Tag, Commit: obj.Spec.Ref.Commit},
+		Auth:    auth,
+		Timeout: durationOr(obj.Spec.Timeout, 0),
+	})
+}
+
+// sync loads, places and renders the snapshot and brings the hub objects in
+// step. A configuration error leaves everything already running untouched.
+func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.FleetRepository, snap *gitsource.Snapshot) error {
+	repoKey := client.ObjectKeyFromObject(obj)
+	root := snap.Dir
+	if p := strings.Trim(obj.Spec.Path, "/"); p != "" && p != "." {
+		joined, err := securejoin.SecureJoin(snap.Dir, p)
+		if err != nil {
+			return &configError{reason: flotillav1.ReasonInvalidFleet, msg: fmt.Sprintf("spec.path %q: %v", obj.Spec.Path, err)}
+		}
+		root = joined
+	}
+	fl, diags := fleet.Load(root)
+	if msg := diagnosticsSummary(diags); msg != "" {
+		return &configError{reason: flotillav1.ReasonInvalidFleet, msg: "invalid fleet repository at " + snap.Ref + ": " + msg}
+	}
+	placed := placement.Place(fl)
+	if msg := diagnosticsSummary(placed.Errors); msg != "" {
+		return &configError{reason: flotillav1.ReasonInvalidFleet, msg: "placement failed at " + snap.Ref + ": " + msg}
+	}
+
+	results := r.Renderer.RenderAll(ctx, root, placed.Targets)
+	rendersTotal.Add(float64(len(results)))
+	next := make(map[syncKey]*Desired, len(results))
+	keep := map[syncKey]bool{}
+	var renderErrs []string
+	for _, res := range results {
+		key := syncKey{Repo: repoKey, App: res.Target.App, Cluster: res.Target.Cluster}
+		if res.Err == nil && len(res.Manifest.Objects) == 0 {
+			res.Err = fmt.Errorf("app %s renders no objects for cluster %s: refusing to sync an empty set (it would prune everything); add resources to %s", res.Target.App, res.Target.Cluster, res.Target.Base)
+		}
+		if res.Err != nil {
+			keep[key] = true
+			renderErrs = append(renderErrs, res.Err.Error())
+			continue
+		}
+		app := fl.App(res.Target.App)
+		next[key] = &Desired{
+			Revision:      snap.Ref,
+			Digest:        res.Manifest.Digest,
+			Namespace:     res.Target.Namespace,
+			Objects:       res.Manifest.Objects,
+			Prune:         app.Spec.Prune == nil || *app.Spec.Prune,
+			HealthTimeout: durationOr(app.Spec.HealthTimeout, 5*time.Minute),
+		}
+	}
+	r.Store.replaceRepo(repoKey, next, keep)
+
+	if err := r.mirror(ctx, obj, fl, placed, next, keep, snap.Ref); err != nil {
+		return err
+	}
+	obj.Status.Clusters = int32(len(fl.Clusters))
+	obj.Status.Apps = int32(len(fl.Apps))
+	obj.Status.Targets = int32(len(placed.Targets))
+	if len(renderErrs) > 0 {
+		return &configError{reason: flotillav1.ReasonRenderFailed, msg: summarize("render failed at "+snap.Ref, dedupe(renderErrs))}
+	}
+	return nil
+}
+
+// diagnosticsSummary joins the error diagnostics, or returns "".
+func diagnosticsSummary(diags []fleet.Diagnostic) string {
+	var errs []string
+	for _, d := range diags {
+		if d.Severity != fleet.SeverityWarning {
+			errs = append(errs, d.String())
+		}
+	}
+	if len(errs) == 0 {
+		return ""
+	}
+	return summarize(fmt.Sprintf("%d error(s)", len(errs)), errs)
+}
+
+// summarize lists at most a few messages after a heading.
+func summarize(heading string, msgs []string) string {
+	const maxListed = 5
+	if len(msgs) > maxListed {
+		msgs = append(msgs[:maxListed:maxListed], fmt.Sprintf("and %d more", len(msgs)-maxListed))
+	}
+	return heading + ": " + strings.Join(msgs, "; ")
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	out := in[:0]
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (r *FleetRepositoryReconciler) event(obj client.Object, typ, reason, msg string) {
+	if r.Recorder != nil {
+		r.Recorder.Event(obj, typ, reason, msg)
+	}
+}
+
+// durationOr returns d's value, or def when d is unset.
+func durationOr(d *metav1.Duration, def time.Duration) time.Duration {
+	if d == nil || d.Duration <= 0 {
+		return def
+	}
+	return d.Duration
+}
+
+// appDir returns an app's folder relative to the repository root.
+func appDir(app string) string { return filepath.Join("apps", app) }

@@ -1,0 +1,202 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
+	"github.com/flotilla-gitops/flotilla/fleet"
+	"github.com/flotilla-gitops/flotilla/placement"
+)
+
+const (
+	// syncFinalizer keeps a ClusterSync until its objects are pruned.
+	syncFinalizer = "flotilla.dev/prune"
+	// orphanAnnotation on a ClusterSync being deleted means: leave its
+	// objects on the cluster (the cluster left the fleet).
+	orphanAnnotation = "flotilla.dev/orphan"
+)
+
+// repoLabels are the labels tying hub objects to their repository.
+func repoLabels(repo *flotillav1.FleetRepository) map[string]string {
+	return map[string]string{
+		flotillav1.LabelRepository:          repo.Name,
+		flotillav1.LabelRepositoryNamespace: repo.Namespace,
+	}
+}
+
+// syncName is the ClusterSync name of an (app, cluster) pair.
+func syncName(app, cluster string) string { return app + "." + cluster }
+
+// mirror brings the hub's Cluster, App and ClusterSync objects of the
+// repository in step with the loaded fleet. ClusterSyncs whose render
+// failed (keep) are left as they are, so nothing they run is pruned.
+func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1.FleetRepository, fl *fleet.Fleet,
+	placed *placement.Result, next map[syncKey]*Desired, keep map[syncKey]bool, revision string) error {
+	var errs []error
+	owner := repoLabels(repo)
+	selector := client.MatchingLabels(owner)
+	ns := client.InNamespace(repo.Namespace)
+
+	// Clusters.
+	clusterNames := map[string]*flotillav1.Cluster{}
+	for _, c := range fl.Clusters {
+		clusterNames[c.Name] = c
+		errs = append(errs, r.upsertCluster(ctx, repo, c))
+	}
+	existingClusters := &flotillav1.ClusterList{}
+	if err := r.List(ctx, existingClusters, ns, selector); err != nil {
+		return fmt.Errorf("list Clusters: %w", err)
+	}
+	removedClusters := map[string]*flotillav1.Cluster{}
+	for i := range existingClusters.Items {
+		c := &existingClusters.Items[i]
+		if clusterNames[c.Name] == nil {
+			removedClusters[c.Name] = c
+		}
+	}
+
+	// Apps.
+	appNames := map[string]bool{}
+	for _, a := range fl.Apps {
+		appNames[a.Name] = true
+		errs = append(errs, r.upsertApp(ctx, repo, a))
+	}
+	existingApps := &flotillav1.AppList{}
+	if err := r.List(ctx, existingApps, ns, selector); err != nil {
+		return fmt.Errorf("list Apps: %w", err)
+	}
+	for i := range existingApps.Items {
+		if a := &existingApps.Items[i]; !appNames[a.Name] {
+			errs = append(errs, client.IgnoreNotFound(r.Delete(ctx, a)))
+		}
+	}
+
+	// ClusterSyncs: one per target.
+	deps := map[string][]string{}
+	for _, a := range fl.Apps {
+		deps[a.Name] = a.Spec.DependsOn
+	}
+	wanted := map[string]bool{}
+	for _, t := range placed.Targets {
+		key := syncKey{Repo: client.ObjectKeyFromObject(repo), App: t.App, Cluster: t.Cluster}
+		name := syncName(t.App, t.Cluster)
+		wanted[name] = true
+		d := next[key]
+		if d == nil {
+			continue // render failed: leave the existing sync (if any) alone
+		}
+		errs = append(errs, r.upsertSync(ctx, repo, t.App, t.Cluster, d, deps[t.App]))
+	}
+	existingSyncs := &flotillav1.ClusterSyncList{}
+	if err := r.List(ctx, existingSyncs, ns, selector); err != nil {
+		return fmt.Errorf("list ClusterSyncs: %w", err)
+	}
+	for i := range existingSyncs.Items {
+		cs := &existingSyncs.Items[i]
+		key := syncKey{Repo: client.ObjectKeyFromObject(repo), App: cs.Spec.App, Cluster: cs.Spec.Cluster}
+		if wanted[cs.Name] || keep[key] || !cs.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if gone := removedClusters[cs.Spec.Cluster]; gone != nil && !gone.Spec.PruneOnRemoval {
+			// The cluster left the fleet: stop managing it, leave its objects.
+			patch := client.MergeFrom(cs.DeepCopy())
+			metav1.SetMetaDataAnnotation(&cs.ObjectMeta, orphanAnnotation, "true")
+			if err := r.Patch(ctx, cs, patch); err != nil {
+				errs = append(errs, fmt.Errorf("mark ClusterSync %s orphaned: %w", cs.Name, err))
+				continue
+			}
+		}
+		errs = append(errs, client.IgnoreNotFound(r.Delete(ctx, cs)))
+	}
+	// Remove Cluster mirrors last, once their syncs are marked.
+	for _, c := range removedClusters {
+		errs = append(errs, client.IgnoreNotFound(r.Delete(ctx, c)))
+	}
+	return errors.Join(errs...)
+}
+
+func (r *FleetRepositoryReconciler) upsertCluster(ctx context.Context, repo *flotillav1.FleetRepository, from *flotillav1.Cluster) error {
+	obj := &flotillav1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: from.Name, Namespace: repo.Namespace}}
+	_, err := controllerutil.CreateOrPatch(ctx, r.Client, obj, func() error {
+		if err := claim(obj, repo); err != nil {
+			return err
+		}
+		obj.Labels = mergeLabels(from.Labels, repoLabels(repo))
+		obj.Annotations = maps.Clone(from.Annotations)
+		obj.Spec = *from.Spec.DeepCopy()
+		return controllerutil.SetControllerReference(repo, obj, r.Scheme())
+	})
+	if err != nil {
+		return fmt.Errorf("mirror Cluster %s: %w", from.Name, err)
+	}
+	return nil
+}
+
+func (r *FleetRepositoryReconciler) upsertApp(ctx context.Context, repo *flotillav1.FleetRepository, from *flotillav1.App) error {
+	obj := &flotillav1.App{ObjectMeta: metav1.ObjectMeta{Name: from.Name, Namespace: repo.Namespace}}
+	_, err := controllerutil.CreateOrPatch(ctx, r.Client, obj, func() error {
+		if err := claim(obj, repo); err != nil {
+			return err
+		}
+		obj.Labels = mergeLabels(from.Labels, repoLabels(repo))
+		obj.Spec = *from.Spec.DeepCopy()
+		return controllerutil.SetControllerReference(repo, obj, r.Scheme())
+	})
+	if err != nil {
+		return fmt.Errorf("mirror App %s: %w", from.Name, err)
+	}
+	return nil
+}
+
+func (r *FleetRepositoryReconciler) upsertSync(ctx context.Context, repo *flotillav1.FleetRepository, app, cluster string, d *Desired, dependsOn []string) error {
+	obj := &flotillav1.ClusterSync{ObjectMeta: metav1.ObjectMeta{Name: syncName(app, cluster), Namespace: repo.Namespace}}
+	_, err := controllerutil.CreateOrPatch(ctx, r.Client, obj, func() error {
+		if err := claim(obj, repo); err != nil {
+			return err
+		}
+		labels := mergeLabels(obj.Labels, repoLabels(repo))
+		labels[flotillav1.LabelApp] = app
+		labels[flotillav1.LabelCluster] = cluster
+		obj.Labels = labels
+		controllerutil.AddFinalizer(obj, syncFinalizer)
+		spec := flotillav1.ClusterSyncSpec{App: app, Cluster: cluster, Revision: d.Revision, Digest: d.Digest, DependsOn: slices.Clone(dependsOn)}
+		if !equality.Semantic.DeepEqual(obj.Spec, spec) {
+			obj.Spec = spec
+		}
+		return controllerutil.SetControllerReference(repo, obj, r.Scheme())
+	})
+	if err != nil {
+		return fmt.Errorf("mirror ClusterSync %s: %w", obj.Name, err)
+	}
+	return nil
+}
+
+// claim refuses to take over an object that another repository owns.
+func claim(obj client.Object, repo *flotillav1.FleetRepository) error {
+	if ts := obj.GetCreationTimestamp(); ts.IsZero() {
+		return nil
+	}
+	l := obj.GetLabels()
+	if l[flotillav1.LabelRepository] != "" && l[flotillav1.LabelRepository] != repo.Name {
+		return apierrors.NewConflict(flotillav1.GroupVersion.WithResource("objects").GroupResource(), obj.GetName(),
+			fmt.Errorf("already declared by FleetRepository %s; names must be unique across the repositories of a namespace", l[flotillav1.LabelRepository]))
+	}
+	return nil
+}
+
+func mergeLabels(a, b map[string]string) map[string]string {
+	out := make(map[string]string, len(a)+len(b))
+	maps.Copy(out, a)
+	maps.Copy(out, b)
+	return out
+}

@@ -1,0 +1,53 @@
+package controllers
+
+import "time"
+
+// Options tune the controllers; zero values take the defaults below.
+type Options struct {
+	// CacheDir holds the Git caches.
+	CacheDir string
+	// DefaultInterval is the fetch interval when a FleetRepository sets none.
+	DefaultInterval time.Duration
+	// DefaultDriftInterval is the drift check interval when a FleetRepository
+	// sets none.
+	DefaultDriftInterval time.Duration
+	// HeartbeatInterval is how often each member cluster is probed.
+	HeartbeatInterval time.Duration
+	// ClusterBackoffBase and ClusterBackoffMax bound the exponential backoff
+	// for an unreachable cluster.
+	ClusterBackoffBase, ClusterBackoffMax time.Duration
+	// ClusterTimeout bounds every call to a member cluster.
+	ClusterTimeout time.Duration
+	// SyncWorkers is the number of ClusterSyncs processed at once overall.
+	SyncWorkers int
+	// PerClusterConcurrency bounds concurrent syncs to one cluster.
+	PerClusterConcurrency int
+	// HealthPollInterval is how often a sync waiting for readiness is
+	// re-checked.
+	HealthPollInterval time.Duration
+	// AllowKubeconfigExec lets kubeconfigs use exec credential plugins.
+	AllowKubeconfigExec bool
+}
+
+// withDefaults fills unset options.
+func (o Options) withDefaults() Options {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.DefaultInterval, time.Minute)
+	def(&o.DefaultDriftInterval, 10*time.Minute)
+	def(&o.HeartbeatInterval, 30*time.Second)
+	def(&o.ClusterBackoffBase, 2*time.Second)
+	def(&o.ClusterBackoffMax, 2*time.Minute)
+	def(&o.ClusterTimeout, 15*time.Second)
+	def(&o.HealthPollInterval, 2*time.Second)
+	if o.SyncWorkers <= 0 {
+		o.SyncWorkers = 16
+	}
+	if o.PerClusterConcurrency <= 0 {
+		o.PerClusterConcurrency = 4
+	}
+	return o
+}

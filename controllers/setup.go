@@ -1,0 +1,71 @@
+package controllers
+
+import (
+	"fmt"
+	"path/filepath"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/flotilla-gitops/flotilla/internal/clusterclient"
+	"github.com/flotilla-gitops/flotilla/internal/gitsource"
+	"github.com/flotilla-gitops/flotilla/render"
+)
+
+// Setup registers every Flotilla reconciler with the manager. They share one
+// renderer (and its cache), one Git cache, one client per member cluster and
+// one reachability tracker.
+func Setup(mgr ctrl.Manager, opts Options) error {
+	opts = opts.withDefaults()
+	if opts.CacheDir == "" {
+		return fmt.Errorf("set up controllers: a cache directory is required")
+	}
+	fetcher, err := gitsource.NewFetcher(filepath.Join(opts.CacheDir, "git"))
+	if err != nil {
+		return fmt.Errorf("set up controllers: %w", err)
+	}
+	store := newDesiredStore()
+	reach := newReachability(opts.ClusterBackoffBase, opts.ClusterBackoffMax)
+	clients := newClusterClients(mgr.GetAPIReader(), clusterclient.Options{
+		AllowExec: opts.AllowKubeconfigExec,
+		Timeout:   opts.ClusterTimeout,
+	}, opts.HeartbeatInterval)
+
+	repo := &FleetRepositoryReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorderFor("flotilla"),
+		Fetcher:   fetcher,
+		Renderer:  render.New(render.Options{}),
+		Store:     store,
+		Options:   opts,
+	}
+	if err := repo.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up FleetRepository controller: %w", err)
+	}
+	syncs := &ClusterSyncReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorderFor("flotilla"),
+		Store:    store,
+		Clients:  clients,
+		Reach:    reach,
+		Limits:   newLimiter(opts.PerClusterConcurrency),
+		Options:  opts,
+	}
+	if err := syncs.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up ClusterSync controller: %w", err)
+	}
+	clusters := &ClusterReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorderFor("flotilla"),
+		Clients:  clients,
+		Reach:    reach,
+		Options:  opts,
+	}
+	if err := clusters.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up Cluster controller: %w", err)
+	}
+	if err := (&AppReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up App controller: %w", err)
+	}
+	return nil
+}

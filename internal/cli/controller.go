@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/flotilla-gitops/flotilla/internal/hub"
+)
+
+func init() { extraCommands = append(extraCommands, newControllerCommand) }
+
+func newControllerCommand() *cobra.Command {
+	var (
+		opts       hub.Options
+		kubeconfig string
+		zapOpts    = zap.Options{}
+	)
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Run the hub controller: sync every cluster of every FleetRepository",
+		Long: `Run the hub controller on the hub cluster. It fetches each FleetRepository,
+mirrors its Cluster and App objects, applies every app to every cluster it is
+placed on with server-side apply, prunes, corrects drift and reports status.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+			if kubeconfig != "" {
+				if err := os.Setenv("KUBECONFIG", kubeconfig); err != nil {
+					return fmt.Errorf("set KUBECONFIG: %w", err)
+				}
+			}
+			cfg, err := ctrl.GetConfig()
+			if err != nil {
+				return fmt.Errorf("load the hub kubeconfig: %w", err)
+			}
+			if opts.LeaderElectionNamespace == "" {
+				opts.LeaderElectionNamespace = os.Getenv("POD_NAMESPACE")
+			}
+			return hub.Run(ctrl.SetupSignalHandler(), cfg, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the hub (default: in-cluster, then $KUBECONFIG)")
+	f.StringVar(&opts.MetricsAddr, "metrics-addr", ":8080", "address of the Prometheus metrics endpoint (0 disables)")
+	f.StringVar(&opts.HealthAddr, "health-addr", ":8081", "address of the /healthz and /readyz endpoints (0 disables)")
+	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader so that only one replica reconciles")
+	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: $POD_NAMESPACE)")
+	f.StringVar(&opts.Controllers.CacheDir, "cache-dir", defaultCacheDir(), "folder for the Git caches")
+	f.DurationVar(&opts.Controllers.DefaultInterval, "default-interval", time.Minute, "fetch interval of a FleetRepository that sets none")
+	f.DurationVar(&opts.Controllers.DefaultDriftInterval, "default-drift-interval", 10*time.Minute, "drift check interval of a FleetRepository that sets none")
+	f.DurationVar(&opts.Controllers.HeartbeatInterval, "heartbeat-interval", 30*time.Second, "how often each member cluster is probed")
+	f.DurationVar(&opts.Controllers.ClusterTimeout, "cluster-timeout", 15*time.Second, "timeout of every call to a member cluster")
+	f.DurationVar(&opts.Controllers.ClusterBackoffMax, "cluster-backoff-max", 2*time.Minute, "longest wait before retrying an unreachable cluster")
+	f.IntVar(&opts.Controllers.SyncWorkers, "sync-workers", 16, "ClusterSyncs processed at once across all clusters")
+	f.IntVar(&opts.Controllers.PerClusterConcurrency, "per-cluster-concurrency", 4, "ClusterSyncs processed at once on one cluster")
+	f.BoolVar(&opts.Controllers.AllowKubeconfigExec, "allow-kubeconfig-exec", false, "allow member kubeconfigs that run exec credential plugins")
+	logFlags := flag.NewFlagSet("log", flag.ContinueOnError)
+	zapOpts.BindFlags(logFlags)
+	f.AddGoFlagSet(logFlags)
+	return cmd
+}
+
+func defaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return d + "/flotilla"
+	}
+	return os.TempDir() + "/flotilla"
+}
