@@ -141,7 +141,14 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	synced := syncIsSynced(cs)
 	healthy := conditions.IsTrue(cs, flotillav1.HealthyCondition)
 	if synced && healthy && conditions.IsReady(cs) {
-		// Steady state: nothing to do on the cluster until drift is due.
+		// Steady state: the new revision (if any) renders what the cluster
+		// already runs. Record it without calling the cluster; nothing more
+		// to do there until drift is due.
+		if cs.Status.AppliedRevision != desired.Revision || conditions.GetObservedGeneration(cs, meta.ReadyCondition) != cs.Generation {
+			cs.Status.AppliedRevision = desired.Revision
+			conditions.MarkTrue(cs, meta.ReadyCondition, flotillav1.ReasonSynced, "revision %s applied and healthy", desired.Revision)
+			conditions.MarkTrue(cs, flotillav1.HealthyCondition, meta.SucceededReason, "all %d objects are ready", len(cs.Status.Inventory))
+		}
 		if due := driftDue(cs, driftInterval); due > 0 {
 			return ctrl.Result{RequeueAfter: due}, nil
 		}
@@ -214,10 +221,8 @@ func (r *ClusterSyncReconciler) waitingForDependency(ctx context.Context, cs *fl
 	for _, dep := range cs.Spec.DependsOn {
 		other := &flotillav1.ClusterSync{}
 		err := r.Get(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: syncName(dep, cs.Spec.Cluster)}, other)
-		if apierrors.IsNotFound(err) {
-			// The dependency is not placed on this cluster: nothing to wait for.
-			continue
-		}
+		// spec.dependsOn lists only dependencies placed on this cluster, so
+		// a missing one is not created yet: wait for it too.
 		if err != nil || !syncIsReady(other) {
 			return 5 * r.Options.HealthPollInterval, dep
 		}

@@ -82,9 +82,21 @@ func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1
 	}
 
 	// ClusterSyncs: one per target.
-	deps := map[string][]string{}
-	for _, a := range fl.Apps {
-		deps[a.Name] = a.Spec.DependsOn
+	// An app waits on a cluster only for dependencies placed there too.
+	placedOn := map[[2]string]bool{}
+	for _, t := range placed.Targets {
+		placedOn[[2]string{t.App, t.Cluster}] = true
+	}
+	depsOn := func(app, cluster string) []string {
+		var out []string
+		if a := fl.App(app); a != nil {
+			for _, d := range a.Spec.DependsOn {
+				if placedOn[[2]string{d, cluster}] {
+					out = append(out, d)
+				}
+			}
+		}
+		return out
 	}
 	wanted := map[string]bool{}
 	for _, t := range placed.Targets {
@@ -95,7 +107,7 @@ func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1
 		if d == nil {
 			continue // render failed: leave the existing sync (if any) alone
 		}
-		errs = append(errs, r.upsertSync(ctx, repo, t.App, t.Cluster, d, deps[t.App]))
+		errs = append(errs, r.upsertSync(ctx, repo, t.App, t.Cluster, d, depsOn(t.App, t.Cluster)))
 	}
 	existingSyncs := &flotillav1.ClusterSyncList{}
 	if err := r.List(ctx, existingSyncs, ns, selector); err != nil {

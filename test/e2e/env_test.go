@@ -1,0 +1,226 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
+	"github.com/flotilla-gitops/flotilla/controllers"
+	"github.com/flotilla-gitops/flotilla/internal/hub"
+	"github.com/flotilla-gitops/flotilla/internal/testenv"
+)
+
+// fleetNamespace is where the tests create the FleetRepository on the hub.
+const fleetNamespace = "fleet"
+
+// fleetEnv is a hub, member clusters running workloads, a Git server with
+// the fleet repository, and a running hub controller.
+type fleetEnv struct {
+	t       *testing.T
+	scheme  *runtime.Scheme
+	hub     *testenv.Cluster
+	members map[string]*testenv.Cluster
+	hubCl   client.Client
+	repo    *testenv.GitRepository
+	work    *testenv.TestWorkdir
+	opts    hub.Options
+
+	mu      sync.Mutex
+	stopHub context.CancelFunc
+	hubDone chan error
+}
+
+// memberSpec is one member cluster and its simulated nodes.
+type memberSpec struct {
+	name  string
+	nodes []testenv.NodeSpec
+}
+
+func newFleetEnv(t *testing.T, seed string, members ...memberSpec) *fleetEnv {
+	t.Helper()
+	logFile, err := os.CreateTemp("", "flotilla-e2e-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("controller log kept in %s", logFile.Name())
+			return
+		}
+		logFile.Close()
+		os.Remove(logFile.Name())
+	})
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(logFile)))
+	opts := []testenv.ClusterOptions{{Name: "hub", CRDDirectoryPaths: []string{"../../config/crd/bases"}}}
+	for _, m := range members {
+		opts = append(opts, testenv.ClusterOptions{Name: m.name, Workloads: &testenv.WorkloadOptions{Nodes: m.nodes}})
+	}
+	clusters := testenv.NewClusters(t, opts...)
+	var scheme *runtime.Scheme
+	scheme, err = hub.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &fleetEnv{t: t, scheme: scheme, hub: clusters[0], members: map[string]*testenv.Cluster{}}
+	for _, c := range clusters[1:] {
+		e.members[c.Name()] = c
+	}
+	e.hubCl, err = e.hub.NewClient(scheme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	git := testenv.NewGitServer(t, testenv.GitServerOptions{})
+	e.repo = testenv.NewRepository(t, git, "fleet", seed)
+	e.work = testenv.CloneWorkdir(t, e.repo.HTTPURLWithCredentials)
+
+	ctx := context.Background()
+	e.create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetNamespace}})
+	e.create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "git-auth", Namespace: fleetNamespace},
+		Data:       map[string][]byte{"username": []byte(git.Username()), "password": []byte(git.Password())},
+	})
+	for name, c := range e.members {
+		e.create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: name + "-kubeconfig", Namespace: fleetNamespace},
+			Data:       map[string][]byte{"value": c.Kubeconfig()},
+		})
+	}
+	e.create(ctx, &flotillav1.FleetRepository{
+		ObjectMeta: metav1.ObjectMeta{Name: "factories", Namespace: fleetNamespace},
+		Spec: flotillav1.FleetRepositorySpec{
+			URL:           e.repo.HTTPURL,
+			SecretRef:     &flotillav1.LocalObjectReference{Name: "git-auth"},
+			Interval:      &metav1.Duration{Duration: 2 * time.Second},
+			DriftInterval: &metav1.Duration{Duration: 4 * time.Second},
+		},
+	})
+	e.opts = hub.Options{Controllers: controllers.Options{
+		CacheDir:           t.TempDir(),
+		HeartbeatInterval:  2 * time.Second,
+		ClusterTimeout:     3 * time.Second,
+		ClusterBackoffBase: time.Second,
+		ClusterBackoffMax:  4 * time.Second,
+		HealthPollInterval: 500 * time.Millisecond,
+	}}
+	e.startHub()
+	t.Cleanup(e.stopHubAndWait)
+	return e
+}
+
+func (e *fleetEnv) create(ctx context.Context, obj client.Object) {
+	e.t.Helper()
+	if err := e.hubCl.Create(ctx, obj); err != nil {
+		e.t.Fatalf("create %T %s: %v", obj, obj.GetName(), err)
+	}
+}
+
+// startHub runs the hub controller in this process, as `flotilla controller` does.
+func (e *fleetEnv) startHub() {
+	e.t.Helper()
+	mgr, err := hub.NewManager(e.hub.Config(), e.opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	e.mu.Lock()
+	e.stopHub, e.hubDone = cancel, done
+	e.mu.Unlock()
+}
+
+// stopHubAndWait stops the hub controller and waits until it has stopped.
+func (e *fleetEnv) stopHubAndWait() {
+	e.mu.Lock()
+	stop, done := e.stopHub, e.hubDone
+	e.stopHub, e.hubDone = nil, nil
+	e.mu.Unlock()
+	if stop == nil {
+		return
+	}
+	stop()
+	if err := <-done; err != nil {
+		e.t.Errorf("hub controller stopped with an error: %v", err)
+	}
+}
+
+// member returns a client for a member cluster.
+func (e *fleetEnv) member(name string) client.Client {
+	e.t.Helper()
+	c, ok := e.members[name]
+	if !ok {
+		e.t.Fatalf("no member %s", name)
+	}
+	cl, err := c.NewClient(e.scheme)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return cl
+}
+
+// kubectl runs the real kubectl against the hub.
+func (e *fleetEnv) kubectl(args ...string) string {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := e.hub.Kubectl(ctx, args...)
+	if err != nil {
+		e.t.Fatalf("kubectl %s: %v", strings.Join(args, " "), err)
+	}
+	return string(out)
+}
+
+// eventually polls check until it returns nil or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for {
+		if err = check(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true after %s: %v", what, timeout, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// syncs returns the ClusterSyncs on the hub keyed by name.
+func (e *fleetEnv) syncs(ctx context.Context) (map[string]*flotillav1.ClusterSync, error) {
+	list := &flotillav1.ClusterSyncList{}
+	if err := e.hubCl.List(ctx, list, client.InNamespace(fleetNamespace)); err != nil {
+		return nil, err
+	}
+	out := map[string]*flotillav1.ClusterSync{}
+	for i := range list.Items {
+		out[list.Items[i].Name] = &list.Items[i]
+	}
+	return out, nil
+}
+
+// condition returns "Status/Reason: message" of a condition for messages.
+func condition(conds []metav1.Condition, typ string) string {
+	for _, c := range conds {
+		if c.Type == typ {
+			return fmt.Sprintf("%s/%s: %s", c.Status, c.Reason, c.Message)
+		}
+	}
+	return "absent"
+}
+
+
+// osReadFile reads a test data file.
+func osReadFile(path string) ([]byte, error) { return os.ReadFile(path) }
