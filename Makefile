@@ -36,8 +36,8 @@ build: ## Build bin/flotilla, stamped with the version and commit from git.
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code and CRDs (config/crd) from api/.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
-	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
-	go run ./hack/crd2schema config/crd/bases docs/schema
+	$(CONTROLLER_GEN) crd rbac:roleName=flotilla-controller paths=./api/... paths=./controllers/... output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	go run ./hack/crd2schema -crds config/crd/bases -out docs/schema
 
 .PHONY: manifests
 manifests: generate ## Alias of generate.
@@ -69,10 +69,10 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint (config: .golangci.yml).
 .PHONY: verify
 verify: generate ## Fail when generated files are stale or go mod tidy changes anything.
 	go mod tidy
-	@if [ -n "$$(git status --porcelain -- go.mod go.sum api config/crd docs/schema)" ]; then \
+	@if [ -n "$$(git status --porcelain -- go.mod go.sum api config/crd config/rbac docs/schema)" ]; then \
 		echo "generated files or go.mod are stale: run 'make generate' and 'go mod tidy' and commit the result"; \
-		git status --porcelain -- go.mod go.sum api config/crd docs/schema; \
-		git --no-pager diff --stat -- go.mod go.sum api config/crd docs/schema; \
+		git status --porcelain -- go.mod go.sum api config/crd config/rbac docs/schema; \
+		git --no-pager diff --stat -- go.mod go.sum api config/crd config/rbac docs/schema; \
 		exit 1; \
 	fi
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "not gofmt-formatted:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

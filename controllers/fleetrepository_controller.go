@@ -52,7 +52,7 @@ type FleetRepositoryReconciler struct {
 // +kubebuilder:rbac:groups=flotilla.dev,resources=fleetrepositories/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=flotilla.dev,resources=clusters;apps;clustersyncs,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=flotilla.dev,resources=clusters/status;apps/status;clustersyncs/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=flotilla.dev,resources=clustersyncs/finalizers,verbs=update
+// +kubebuilder:rbac:groups=flotilla.dev,resources=clustersyncs/finalizers;fleetrepositories/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
