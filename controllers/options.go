@@ -25,6 +25,9 @@ type Options struct {
 	// HealthPollInterval is how often a sync waiting for readiness is
 	// re-checked.
 	HealthPollInterval time.Duration
+	// StatusTick is how often repositories are checked for a status
+	// commit (each commits at most once per its statusInterval).
+	StatusTick time.Duration
 	// AllowKubeconfigExec lets kubeconfigs use exec credential plugins.
 	AllowKubeconfigExec bool
 }

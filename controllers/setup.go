@@ -67,5 +67,12 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := (&AppReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up App controller: %w", err)
 	}
+	writer := &StatusWriter{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+		Recorder: mgr.GetEventRecorderFor("flotilla"), Tick: opts.StatusTick,
+	}
+	if err := mgr.Add(writer); err != nil {
+		return fmt.Errorf("set up status write-back: %w", err)
+	}
 	return nil
 }

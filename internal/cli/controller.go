@@ -49,6 +49,7 @@ placed on with server-side apply, prunes, corrects drift and reports status.`,
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the hub (default: in-cluster, then $KUBECONFIG)")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", ":8080", "address of the Prometheus metrics endpoint (0 disables)")
 	f.StringVar(&opts.HealthAddr, "health-addr", ":8081", "address of the /healthz and /readyz endpoints (0 disables)")
+	f.StringVar(&opts.WebhookAddr, "webhook-addr", ":9292", "address of the push webhook endpoint /hooks/<namespace>/<repository> (0 disables)")
 	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader so that only one replica reconciles")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: $POD_NAMESPACE)")
 	f.StringVar(&opts.Controllers.CacheDir, "cache-dir", defaultCacheDir(), "folder for the Git caches")

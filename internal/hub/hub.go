@@ -30,6 +30,9 @@ type Options struct {
 	MetricsAddr string
 	// HealthAddr serves /healthz and /readyz; "0" disables.
 	HealthAddr string
+	// WebhookAddr serves push webhooks at /hooks/<namespace>/<repository>;
+	// empty or "0" disables.
+	WebhookAddr string
 	// LeaderElection turns on leader election, so that only one of several
 	// replicas reconciles at a time.
 	LeaderElection bool
@@ -101,6 +104,15 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	if err := controllers.Setup(mgr, opts.Controllers); err != nil {
 		return nil, err
+	}
+	if opts.WebhookAddr != "" && opts.WebhookAddr != "0" {
+		hooks := &controllers.WebhookServer{Addr: opts.WebhookAddr, Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()}
+		if _, err := hooks.Listen(); err != nil {
+			return nil, err
+		}
+		if err := mgr.Add(hooks); err != nil {
+			return nil, fmt.Errorf("add webhook server: %w", err)
+		}
 	}
 	return mgr, nil
 }

@@ -50,6 +50,14 @@ type memberSpec struct {
 
 func newFleetEnv(t *testing.T, seed string, members ...memberSpec) *fleetEnv {
 	t.Helper()
+	return newFleetEnvWith(t, seed, nil, members...)
+}
+
+// newFleetEnvWith is newFleetEnv with a hook that adjusts the environment
+// and the FleetRepository before it is created and the hub started. A
+// member without nodes is a bare control plane (it runs no pods).
+func newFleetEnvWith(t *testing.T, seed string, customize func(*fleetEnv, *flotillav1.FleetRepository), members ...memberSpec) *fleetEnv {
+	t.Helper()
 	logFile, err := os.CreateTemp("", "flotilla-e2e-*.log")
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +73,11 @@ func newFleetEnv(t *testing.T, seed string, members ...memberSpec) *fleetEnv {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(logFile)))
 	opts := []testenv.ClusterOptions{{Name: "hub", CRDDirectoryPaths: []string{"../../config/crd/bases"}}}
 	for _, m := range members {
-		opts = append(opts, testenv.ClusterOptions{Name: m.name, Workloads: &testenv.WorkloadOptions{Nodes: m.nodes}})
+		o := testenv.ClusterOptions{Name: m.name}
+		if len(m.nodes) > 0 {
+			o.Workloads = &testenv.WorkloadOptions{Nodes: m.nodes}
+		}
+		opts = append(opts, o)
 	}
 	clusters := testenv.NewClusters(t, opts...)
 	var scheme *runtime.Scheme
@@ -97,7 +109,7 @@ func newFleetEnv(t *testing.T, seed string, members ...memberSpec) *fleetEnv {
 			Data:       map[string][]byte{"value": c.Kubeconfig()},
 		})
 	}
-	e.create(ctx, &flotillav1.FleetRepository{
+	repo := &flotillav1.FleetRepository{
 		ObjectMeta: metav1.ObjectMeta{Name: "factories", Namespace: fleetNamespace},
 		Spec: flotillav1.FleetRepositorySpec{
 			URL:           e.repo.HTTPURL,
@@ -105,7 +117,7 @@ func newFleetEnv(t *testing.T, seed string, members ...memberSpec) *fleetEnv {
 			Interval:      &metav1.Duration{Duration: 2 * time.Second},
 			DriftInterval: &metav1.Duration{Duration: 4 * time.Second},
 		},
-	})
+	}
 	e.opts = hub.Options{Controllers: controllers.Options{
 		CacheDir:           t.TempDir(),
 		HeartbeatInterval:  2 * time.Second,
@@ -114,6 +126,10 @@ func newFleetEnv(t *testing.T, seed string, members ...memberSpec) *fleetEnv {
 		ClusterBackoffMax:  4 * time.Second,
 		HealthPollInterval: 500 * time.Millisecond,
 	}}
+	if customize != nil {
+		customize(e, repo)
+	}
+	e.create(ctx, repo)
 	e.startHub()
 	t.Cleanup(e.stopHubAndWait)
 	return e
