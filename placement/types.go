@@ -3,6 +3,12 @@
 // It has no Kubernetes client.
 package placement
 
+import (
+	"sort"
+
+	"github.com/flotilla-gitops/flotilla/fleet"
+)
+
 // Overlay is one kustomize Component applied to a target.
 type Overlay struct {
 	// Name of the overlay (the cluster's name for the per-cluster overlay).
@@ -39,7 +45,11 @@ type Target struct {
 	Replicas []Replicas
 	// Vars are the substitution variables, keyed without the ${}:
 	// "cluster.name", "cluster.labels.<key>", "cluster.vars.<key>".
+	// Every target has its own map.
 	Vars map[string]string
+	// Wave orders apps by dependsOn: 0 for an app without dependencies,
+	// otherwise one more than the highest wave of the apps it depends on.
+	Wave int
 }
 
 // Decision explains why an app is or is not placed on a cluster.
@@ -52,4 +62,77 @@ type Decision struct {
 	Placed bool
 	// Reasons are human-readable steps, in order, that led to the decision.
 	Reasons []string
+}
+
+// Result is the outcome of placement for a whole fleet.
+type Result struct {
+	// Targets are the (app, cluster) pairs chosen, sorted by app then
+	// cluster.
+	Targets []Target
+	// Decisions explain every app on every cluster, placed or not, sorted
+	// by app then cluster.
+	Decisions []Decision
+	// Warnings are problems that do not block, such as a selector that
+	// matches no cluster; they name the app file and line.
+	Warnings []fleet.Diagnostic
+	// Errors are problems only visible against the clusters, such as a
+	// non-numeric weight; a fleet with errors must not be applied.
+	Errors []fleet.Diagnostic
+}
+
+// Target returns the target of an app on a cluster, or nil when the app is
+// not placed there.
+func (r *Result) Target(app, cluster string) *Target {
+	i := sort.Search(len(r.Targets), func(i int) bool {
+		t := r.Targets[i]
+		return t.App > app || (t.App == app && t.Cluster >= cluster)
+	})
+	if i < len(r.Targets) && r.Targets[i].App == app && r.Targets[i].Cluster == cluster {
+		return &r.Targets[i]
+	}
+	return nil
+}
+
+// Decision returns the decision about an app on a cluster, or nil when
+// either is unknown.
+func (r *Result) Decision(app, cluster string) *Decision {
+	i := sort.Search(len(r.Decisions), func(i int) bool {
+		d := r.Decisions[i]
+		return d.App > app || (d.App == app && d.Cluster >= cluster)
+	})
+	if i < len(r.Decisions) && r.Decisions[i].App == app && r.Decisions[i].Cluster == cluster {
+		return &r.Decisions[i]
+	}
+	return nil
+}
+
+// ForCluster returns the targets of one cluster, sorted by app.
+func (r *Result) ForCluster(cluster string) []Target {
+	var out []Target
+	for _, t := range r.Targets {
+		if t.Cluster == cluster {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// ForApp returns the targets of one app, sorted by cluster.
+func (r *Result) ForApp(app string) []Target {
+	lo := sort.Search(len(r.Targets), func(i int) bool { return r.Targets[i].App >= app })
+	hi := lo
+	for hi < len(r.Targets) && r.Targets[hi].App == app {
+		hi++
+	}
+	return r.Targets[lo:hi:hi]
+}
+
+// Clusters returns the names of the clusters an app is placed on, sorted.
+func (r *Result) Clusters(app string) []string {
+	targets := r.ForApp(app)
+	out := make([]string, 0, len(targets))
+	for _, t := range targets {
+		out = append(out, t.Cluster)
+	}
+	return out
 }

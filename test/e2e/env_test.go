@@ -237,6 +237,5 @@ func condition(conds []metav1.Condition, typ string) string {
 	return "absent"
 }
 
-
 // osReadFile reads a test data file.
 func osReadFile(path string) ([]byte, error) { return os.ReadFile(path) }

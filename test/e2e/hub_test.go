@@ -481,4 +481,3 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
-
