@@ -15,7 +15,12 @@ for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
 done
 if [ ${#need[@]} -gt 0 ]; then
 	echo ">> building ${need[*]##*/} from k8s.io/kubernetes (first time only: about 7 minutes on 2 cores, please wait)"
-	(cd "$root/hack/tools/kube" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$dest/" "${need[@]}")
+	# Stamp the version, as the release build does, so that clusters report
+	# v1.37.2 (not v0.0.0-master) to discovery, kubectl and heartbeats.
+	ver="v$(basename "$dest")"
+	vpkg=k8s.io/component-base/version
+	ldflags="-s -w -X $vpkg.gitVersion=$ver -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=37 -X $vpkg.gitTreeState=clean"
+	(cd "$root/hack/tools/kube" && CGO_ENABLED=0 go build -trimpath -ldflags="$ldflags" -o "$dest/" "${need[@]}")
 fi
 if [ ! -x "$dest/etcd" ]; then
 	echo ">> building etcd from go.etcd.io/etcd/server/v3 (first time only: about 30 seconds)"
