@@ -1,0 +1,283 @@
+package placement
+
+import (
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+
+	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
+	"github.com/flotilla-gitops/flotilla/fleet"
+)
+
+// Option changes how Place decides.
+type Option func(*options)
+
+type options struct {
+	running map[string]map[string]bool
+}
+
+// WithRunning tells Place where each app runs now (app name to cluster
+// names). An app keeps running on a cluster that was tainted NoSchedule
+// after it was placed there; only NoExecute removes it. Without this
+// option every untolerated NoSchedule or NoExecute taint keeps the app off.
+func WithRunning(running map[string][]string) Option {
+	return func(o *options) {
+		o.running = map[string]map[string]bool{}
+		for app, clusters := range running {
+			set := map[string]bool{}
+			for _, c := range clusters {
+				set[c] = true
+			}
+			o.running[app] = set
+		}
+	}
+}
+
+// Place decides, for every app of the fleet, which clusters it goes to,
+// which overlays apply there in which order, the substitution variables and
+// the replica counts. It is pure and deterministic: the same fleet gives the
+// same result whatever the order of its clusters, apps and maps. It expects
+// a Fleet from fleet.Load (defaults applied); it never reads the disk.
+func Place(f *fleet.Fleet, opts ...Option) *Result {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	res := &Result{}
+	if f == nil {
+		return res
+	}
+	clusters := sortedClusters(f.Clusters)
+	apps := sortedApps(f.Apps)
+	vars := make(map[string]map[string]string, len(clusters))
+	for _, c := range clusters {
+		vars[c.Name] = clusterVars(c)
+	}
+	for _, app := range apps {
+		p := &appPlacement{f: f, app: app, file: f.AppFiles[app.Name], clusters: clusters, vars: vars, running: o.running[app.Name], res: res}
+		p.place()
+	}
+	assignWaves(res, apps)
+	warnUnplacedDependencies(f, res, apps)
+	res.Warnings = fleet.SortDiagnostics(res.Warnings)
+	res.Errors = fleet.SortDiagnostics(res.Errors)
+	return res
+}
+
+// sortedClusters returns the clusters sorted by name, without nils or
+// repeated names.
+func sortedClusters(in []*flotillav1.Cluster) []*flotillav1.Cluster {
+	out := make([]*flotillav1.Cluster, 0, len(in))
+	for _, c := range in {
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *flotillav1.Cluster) int { return strings.Compare(a.Name, b.Name) })
+	return slices.CompactFunc(out, func(a, b *flotillav1.Cluster) bool { return a.Name == b.Name })
+}
+
+// sortedApps returns the apps sorted by name, without nils or repeated
+// names.
+func sortedApps(in []*flotillav1.App) []*flotillav1.App {
+	out := make([]*flotillav1.App, 0, len(in))
+	for _, a := range in {
+		if a != nil {
+			out = append(out, a)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *flotillav1.App) int { return strings.Compare(a.Name, b.Name) })
+	return slices.CompactFunc(out, func(a, b *flotillav1.App) bool { return a.Name == b.Name })
+}
+
+// assignWaves sets Target.Wave from the dependsOn graph.
+func assignWaves(res *Result, apps []*flotillav1.App) {
+	byName := map[string]*flotillav1.App{}
+	for _, a := range apps {
+		byName[a.Name] = a
+	}
+	waves := map[string]int{}
+	visiting := map[string]bool{}
+	var wave func(name string) int
+	wave = func(name string) int {
+		if w, ok := waves[name]; ok {
+			return w
+		}
+		if visiting[name] {
+			return 0 // a cycle; fleet.Load reports it
+		}
+		visiting[name] = true
+		w := 0
+		for _, dep := range byName[name].Spec.DependsOn {
+			if byName[dep] != nil {
+				w = max(w, wave(dep)+1)
+			}
+		}
+		visiting[name] = false
+		waves[name] = w
+		return w
+	}
+	for i := range res.Targets {
+		res.Targets[i].Wave = wave(res.Targets[i].App)
+	}
+}
+
+// warnUnplacedDependencies warns when an app depends on an app that is not
+// placed on every cluster the dependent app goes to.
+func warnUnplacedDependencies(f *fleet.Fleet, res *Result, apps []*flotillav1.App) {
+	for _, a := range apps {
+		file := f.AppFiles[a.Name]
+		targets := res.ForApp(a.Name)
+		for i, dep := range a.Spec.DependsOn {
+			if f.App(dep) == nil || dep == a.Name {
+				continue
+			}
+			var missing []string
+			for _, t := range targets {
+				if res.Target(dep, t.Cluster) == nil {
+					missing = append(missing, t.Cluster)
+				}
+			}
+			if len(missing) == 0 {
+				continue
+			}
+			res.Warnings = append(res.Warnings, fleet.Diagnostic{
+				File: file, Line: f.Line(file, "spec", "dependsOn", i), Severity: fleet.SeverityWarning,
+				Message: fmt.Sprintf("spec.dependsOn[%d]: app %s depends on %s, which is not placed on %s %s, so %s can never become ready there; place %s there too or remove the dependency",
+					i, a.Name, dep, plural(len(missing), "cluster", "clusters"), listNames(missing), a.Name, dep),
+			})
+		}
+	}
+}
+
+// appPlacement places one app.
+type appPlacement struct {
+	f        *fleet.Fleet
+	app      *flotillav1.App
+	file     string
+	clusters []*flotillav1.Cluster
+	vars     map[string]map[string]string // per cluster, shared: clone before use
+	running  map[string]bool
+	res      *Result
+}
+
+// candidate is a cluster that passed selection, exclusion and taints.
+type candidate struct {
+	cluster  *flotillav1.Cluster
+	decision *Decision
+}
+
+func (p *appPlacement) place() {
+	decisions := make([]Decision, len(p.clusters))
+	var candidates []candidate
+	selected := 0
+	sel := p.placementSelector()
+	for i, c := range p.clusters {
+		d := &decisions[i]
+		*d = Decision{App: p.app.Name, Cluster: c.Name}
+		ok, why := sel.matches(c)
+		d.Reasons = append(d.Reasons, why)
+		if !ok {
+			continue
+		}
+		selected++
+		if slices.Contains(p.app.Spec.Placement.Exclude, c.Name) {
+			d.Reasons = append(d.Reasons, "excluded by placement.exclude")
+			continue
+		}
+		if !p.tolerates(c, d) {
+			continue
+		}
+		candidates = append(candidates, candidate{cluster: c, decision: d})
+	}
+	chosen := p.choose(candidates)
+	p.warnNowhere(selected, len(chosen))
+
+	targets := make([]Target, len(chosen))
+	for i, cand := range chosen {
+		cand.decision.Placed = true
+		targets[i] = p.target(cand.cluster)
+	}
+	p.applyOverlays(chosen, targets)
+	p.divideReplicas(chosen, targets)
+	p.res.Targets = append(p.res.Targets, targets...)
+	p.res.Decisions = append(p.res.Decisions, decisions...)
+}
+
+// target builds the target of the app on a chosen cluster, without
+// overlays and replicas.
+func (p *appPlacement) target(c *flotillav1.Cluster) Target {
+	basePath := p.app.Spec.Path
+	if basePath == "" {
+		basePath = fleet.DefaultBasePath
+	}
+	return Target{
+		App:       p.app.Name,
+		Cluster:   c.Name,
+		Namespace: p.app.Spec.Namespace,
+		Base:      path.Join(p.f.AppDir(p.app.Name), basePath),
+		Vars:      maps.Clone(p.vars[c.Name]),
+	}
+}
+
+// clusterVars returns the substitution variables of a cluster.
+func clusterVars(c *flotillav1.Cluster) map[string]string {
+	vars := make(map[string]string, 1+len(c.Labels)+len(c.Spec.Vars))
+	vars["cluster.name"] = c.Name
+	for k, v := range c.Labels {
+		vars["cluster.labels."+k] = v
+	}
+	for k, v := range c.Spec.Vars {
+		vars["cluster.vars."+k] = v
+	}
+	return vars
+}
+
+// warnNowhere warns when the app goes to no cluster at all.
+func (p *appPlacement) warnNowhere(selected, chosen int) {
+	if len(p.clusters) == 0 || chosen > 0 {
+		return
+	}
+	pl := p.app.Spec.Placement
+	if selected == 0 {
+		field := "clusterSelector"
+		if pl.ClusterSelector == nil {
+			field = "clusterNames"
+		}
+		p.warnf([]any{"spec", "placement", field}, "spec.placement: %s matches no cluster, so app %s goes nowhere; fix the selector or the names",
+			describePlacement(pl), p.app.Name)
+		return
+	}
+	p.warnf([]any{"spec", "placement"}, "spec.placement: every cluster it selects is excluded or keeps the app off with a taint, so app %s goes nowhere; run flotilla explain to see why", p.app.Name)
+}
+
+func (p *appPlacement) warnf(fieldPath []any, format string, args ...any) {
+	p.res.Warnings = append(p.res.Warnings, fleet.Diagnostic{
+		File: p.file, Line: p.f.Line(p.file, fieldPath...), Severity: fleet.SeverityWarning, Message: fmt.Sprintf(format, args...),
+	})
+}
+
+func (p *appPlacement) errorf(fieldPath []any, format string, args ...any) {
+	p.res.Errors = append(p.res.Errors, fleet.Diagnostic{
+		File: p.file, Line: p.f.Line(p.file, fieldPath...), Severity: fleet.SeverityError, Message: fmt.Sprintf(format, args...),
+	})
+}
+
+// plural picks the singular or plural form.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// listNames joins names, shortening long lists.
+func listNames(names []string) string {
+	const show = 5
+	if len(names) <= show {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:show], ", "), len(names)-show)
+}

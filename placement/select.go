@@ -1,0 +1,155 @@
+package placement
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
+)
+
+// clusterSet selects clusters by a label selector and/or a list of names.
+type clusterSet struct {
+	selector labels.Selector // nil when no selector is set
+	selDesc  string
+	names    map[string]bool
+	// all is true when neither a selector nor names are set and that means
+	// every cluster.
+	all bool
+}
+
+// newClusterSet compiles a selector and names. An invalid selector selects
+// nothing and is returned as an error.
+func newClusterSet(sel *metav1.LabelSelector, names []string, emptyMeansAll bool) (clusterSet, error) {
+	s := clusterSet{names: map[string]bool{}}
+	for _, n := range names {
+		s.names[n] = true
+	}
+	var err error
+	if sel != nil {
+		s.selector, err = metav1.LabelSelectorAsSelector(sel)
+		if err != nil {
+			s.selector = labels.Nothing()
+		}
+		s.selDesc = selectorString(sel)
+	}
+	s.all = emptyMeansAll && sel == nil && len(names) == 0
+	return s, err
+}
+
+// selectorString formats a selector the way it is written in a kubectl
+// query; the empty selector, which selects everything, is "{}".
+func selectorString(sel *metav1.LabelSelector) string {
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return "(invalid)"
+	}
+	if str := s.String(); str != "" {
+		return str
+	}
+	return "{}"
+}
+
+// match says whether the set holds the cluster, and why.
+func (s clusterSet) match(c *flotillav1.Cluster) (bool, string) {
+	byName := s.names[c.Name]
+	bySel := s.selector != nil && s.selector.Matches(labels.Set(c.Labels))
+	switch {
+	case s.all:
+		return true, "every cluster"
+	case byName && bySel:
+		return true, "listed in clusterNames and clusterSelector " + s.selDesc + " matched"
+	case byName:
+		return true, "listed in clusterNames"
+	case bySel:
+		return true, "clusterSelector " + s.selDesc + " matched"
+	case s.selector != nil && len(s.names) > 0:
+		return false, "clusterSelector " + s.selDesc + " does not match and not listed in clusterNames"
+	case s.selector != nil:
+		return false, "clusterSelector " + s.selDesc + " does not match"
+	case len(s.names) > 0:
+		return false, "not listed in clusterNames"
+	default:
+		return false, "selects no cluster"
+	}
+}
+
+// placementMatcher is the app's placement selection.
+type placementMatcher struct{ set clusterSet }
+
+// placementSelector compiles the app's clusterSelector and clusterNames.
+func (p *appPlacement) placementSelector() placementMatcher {
+	pl := p.app.Spec.Placement
+	set, err := newClusterSet(pl.ClusterSelector, pl.ClusterNames, true)
+	if err != nil {
+		p.errorf([]any{"spec", "placement", "clusterSelector"}, "spec.placement.clusterSelector: is invalid: %v; fix it so that it selects clusters", err)
+	}
+	return placementMatcher{set: set}
+}
+
+// matches says whether the placement selects a cluster, as a reason.
+func (m placementMatcher) matches(c *flotillav1.Cluster) (bool, string) {
+	s := m.set
+	byName := s.names[c.Name]
+	bySel := s.selector != nil && s.selector.Matches(labels.Set(c.Labels))
+	switch {
+	case s.all:
+		return true, "selected: placement sets no clusterSelector or clusterNames, so every cluster is a candidate"
+	case byName && bySel:
+		return true, "selected by clusterNames and by clusterSelector " + s.selDesc
+	case byName:
+		return true, "selected by clusterNames"
+	case bySel:
+		return true, "selected by clusterSelector " + s.selDesc
+	}
+	_, why := s.match(c)
+	return false, "not selected: " + why
+}
+
+// describePlacement names what a placement selects by, for messages.
+func describePlacement(pl flotillav1.Placement) string {
+	switch {
+	case pl.ClusterSelector != nil && len(pl.ClusterNames) > 0:
+		return fmt.Sprintf("clusterSelector %s with clusterNames %v", selectorString(pl.ClusterSelector), pl.ClusterNames)
+	case pl.ClusterSelector != nil:
+		return "clusterSelector " + selectorString(pl.ClusterSelector)
+	default:
+		return fmt.Sprintf("clusterNames %v", pl.ClusterNames)
+	}
+}
+
+// tolerates checks every taint of the cluster against the app's
+// tolerations, recording each step. PreferNoSchedule taints never keep an
+// app off; a NoSchedule taint does not remove an app already running there.
+func (p *appPlacement) tolerates(c *flotillav1.Cluster, d *Decision) bool {
+	tolerations := p.app.Spec.Placement.Tolerations
+	for i := range c.Spec.Taints {
+		t := &c.Spec.Taints[i]
+		desc := t.ToString()
+		switch {
+		case t.Effect == corev1.TaintEffectPreferNoSchedule:
+			d.Reasons = append(d.Reasons, "taint "+desc+" ignored: PreferNoSchedule does not keep apps off")
+		case tolerated(tolerations, t):
+			d.Reasons = append(d.Reasons, "taint "+desc+" tolerated")
+		case t.Effect == corev1.TaintEffectNoSchedule && p.running[c.Name]:
+			d.Reasons = append(d.Reasons, "taint "+desc+" not tolerated, but the app already runs here and NoSchedule only keeps new apps off")
+		default:
+			d.Reasons = append(d.Reasons, "taint "+desc+" not tolerated")
+			return false
+		}
+	}
+	return true
+}
+
+// tolerated applies the Kubernetes toleration rules (operators Equal,
+// Exists, Lt and Gt; an empty key with Exists tolerates every taint; an
+// empty effect matches every effect).
+func tolerated(tolerations []corev1.Toleration, t *corev1.Taint) bool {
+	return slices.ContainsFunc(tolerations, func(tol corev1.Toleration) bool {
+		return tol.ToleratesTaint(logr.Discard(), t, true)
+	})
+}
