@@ -109,7 +109,7 @@ func (r *ClusterReconciler) heartbeat(ctx context.Context, c *flotillav1.Cluster
 		conditions.MarkFalse(c, meta.ReadyCondition, flotillav1.ReasonKubeconfigInvalid, "%s", err)
 		return ctrl.Result{RequeueAfter: r.Options.HeartbeatInterval}, nil
 	}
-	probeCtx, cancel := context.WithTimeout(ctx, r.Options.ClusterTimeout)
+	probeCtx, cancel := context.WithTimeout(withPurpose(ctx, "heartbeat"), r.Options.ClusterTimeout)
 	defer cancel()
 	info, err := clusterclient.Probe(probeCtx, cl)
 	if err != nil {

@@ -99,7 +99,7 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	log := ctrl.LoggerFrom(ctx).WithValues("app", cs.Spec.App, "cluster", cs.Spec.Cluster)
-	ctx = ctrl.LoggerInto(ctx, log)
+	ctx = withPurpose(ctrl.LoggerInto(ctx, log), "sync")
 
 	if !cs.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, cs)
@@ -140,15 +140,11 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	driftInterval := r.driftInterval(ctx, repo)
 	synced := syncIsSynced(cs)
 	healthy := conditions.IsTrue(cs, flotillav1.HealthyCondition)
-	if synced && healthy && conditions.IsReady(cs) {
+	if synced && healthy && conditions.IsTrue(cs, meta.ReadyCondition) {
 		// Steady state: the new revision (if any) renders what the cluster
 		// already runs. Record it without calling the cluster; nothing more
 		// to do there until drift is due.
-		if cs.Status.AppliedRevision != desired.Revision || conditions.GetObservedGeneration(cs, meta.ReadyCondition) != cs.Generation {
-			cs.Status.AppliedRevision = desired.Revision
-			conditions.MarkTrue(cs, meta.ReadyCondition, flotillav1.ReasonSynced, "revision %s applied and healthy", desired.Revision)
-			conditions.MarkTrue(cs, flotillav1.HealthyCondition, meta.SucceededReason, "all %d objects are ready", len(cs.Status.Inventory))
-		}
+		markSynced(cs, desired)
 		if due := driftDue(cs, driftInterval); due > 0 {
 			return ctrl.Result{RequeueAfter: due}, nil
 		}
@@ -186,9 +182,9 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	case !synced:
 		return r.apply(ctx, cs, cl, desired)
 	case !healthy:
-		return r.checkHealth(ctx, cs, cl, desired)
+		return r.checkHealth(withPurpose(ctx, "health"), cs, cl, desired)
 	default:
-		return r.correctDrift(ctx, cs, cl, desired, driftInterval)
+		return r.correctDrift(withPurpose(ctx, "drift"), cs, cl, desired, driftInterval)
 	}
 }
 
@@ -299,9 +295,7 @@ func (r *ClusterSyncReconciler) checkHealth(ctx context.Context, cs *flotillav1.
 		return ctrl.Result{}, err
 	}
 	if health.Ready {
-		conditions.MarkTrue(cs, flotillav1.HealthyCondition, meta.SucceededReason, "all %d objects are ready", len(cs.Status.Inventory))
-		conditions.MarkTrue(cs, meta.ReadyCondition, flotillav1.ReasonSynced, "revision %s applied and healthy", d.Revision)
-		conditions.Delete(cs, meta.ReconcilingCondition)
+		markSynced(cs, d)
 		return ctrl.Result{RequeueAfter: driftDue(cs, r.driftInterval(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]}))}, nil
 	}
 	waited := time.Duration(0)
@@ -346,7 +340,20 @@ func (r *ClusterSyncReconciler) correctDrift(ctx context.Context, cs *flotillav1
 		// A corrected object may need to become ready again.
 		return r.checkHealth(ctx, cs, cl, d)
 	}
+	markSynced(cs, d)
 	return ctrl.Result{RequeueAfter: interval}, nil
+}
+
+// markSynced records that the cluster runs the desired state and it is
+// healthy: Ready and Healthy at the current generation, nothing in progress.
+func markSynced(cs *flotillav1.ClusterSync, d *Desired) {
+	cs.Status.AppliedRevision = d.Revision
+	cs.Status.WaitingFor = ""
+	cs.Status.LastError = ""
+	conditions.MarkTrue(cs, flotillav1.HealthyCondition, meta.SucceededReason, "all %d objects are ready", len(cs.Status.Inventory))
+	conditions.MarkTrue(cs, meta.ReadyCondition, flotillav1.ReasonSynced, "revision %s applied and healthy", d.Revision)
+	conditions.Delete(cs, meta.ReconcilingCondition)
+	conditions.Delete(cs, meta.StalledCondition)
 }
 
 // finalize prunes what the sync applied (unless orphaned) and lets the
@@ -355,6 +362,7 @@ func (r *ClusterSyncReconciler) finalize(ctx context.Context, cs *flotillav1.Clu
 	if !controllerutil.ContainsFinalizer(cs, syncFinalizer) {
 		return ctrl.Result{}, nil
 	}
+	ctx = withPurpose(ctx, "prune")
 	if cs.Annotations[orphanAnnotation] != "true" && len(cs.Status.Inventory) > 0 {
 		cluster := &flotillav1.Cluster{}
 		err := r.Get(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: cs.Spec.Cluster}, cluster)

@@ -193,7 +193,13 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 	if msg := diagnosticsSummary(diags); msg != "" {
 		return &configError{reason: flotillav1.ReasonInvalidFleet, msg: "invalid fleet repository at " + snap.Ref + ": " + msg}
 	}
-	placed := placement.Place(fl)
+	// What runs now matters to placement: a NoSchedule taint keeps new apps
+	// off a cluster but leaves the ones it already runs in place.
+	running, err := r.running(ctx, obj)
+	if err != nil {
+		return err
+	}
+	placed := placement.Place(fl, placement.WithRunning(running))
 	if msg := diagnosticsSummary(placed.Errors); msg != "" {
 		return &configError{reason: flotillav1.ReasonInvalidFleet, msg: "placement failed at " + snap.Ref + ": " + msg}
 	}
@@ -235,6 +241,22 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 		return &configError{reason: flotillav1.ReasonRenderFailed, msg: summarize("render failed at "+snap.Ref, dedupe(renderErrs))}
 	}
 	return nil
+}
+
+// running returns, per app, the clusters it is synced to now.
+func (r *FleetRepositoryReconciler) running(ctx context.Context, obj *flotillav1.FleetRepository) (map[string][]string, error) {
+	list := &flotillav1.ClusterSyncList{}
+	if err := r.List(ctx, list, client.InNamespace(obj.Namespace), client.MatchingLabels(repoLabels(obj))); err != nil {
+		return nil, fmt.Errorf("list ClusterSyncs of %s: %w", client.ObjectKeyFromObject(obj), err)
+	}
+	running := map[string][]string{}
+	for i := range list.Items {
+		cs := &list.Items[i]
+		if cs.DeletionTimestamp.IsZero() && cs.Status.AppliedDigest != "" {
+			running[cs.Spec.App] = append(running[cs.Spec.App], cs.Spec.Cluster)
+		}
+	}
+	return running, nil
 }
 
 // diagnosticsSummary joins the error diagnostics, or returns "".

@@ -1,7 +1,11 @@
 package controllers
 
 import (
+	"context"
+	"net/http"
+
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
@@ -23,6 +27,10 @@ var (
 		Name: "flotilla_drift_corrections_total",
 		Help: "Objects restored after being changed on a cluster by hand, by cluster.",
 	}, []string{"cluster"})
+	memberRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flotilla_member_requests_total",
+		Help: "HTTP requests sent to member clusters, by cluster (<namespace>/<name>) and purpose (sync, health, drift, heartbeat, prune).",
+	}, []string{"cluster", "purpose"})
 	rendersTotal = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "flotilla_renders_total",
 		Help: "Targets rendered (cache hits included).",
@@ -30,5 +38,42 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(syncDuration, clustersByState, applyErrors, driftCorrections, rendersTotal)
+	metrics.Registry.MustRegister(memberRequests, syncDuration, clustersByState, applyErrors, driftCorrections, rendersTotal)
+}
+
+// countRequests wraps a member cluster's transport to count its requests.
+func countRequests(cluster string, rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		memberRequests.WithLabelValues(cluster, purposeOf(req.Context())).Inc()
+		return rt.RoundTrip(req)
+	})
+}
+
+type purposeKey struct{}
+
+// withPurpose tags the requests made with ctx for flotilla_member_requests_total.
+func withPurpose(ctx context.Context, purpose string) context.Context {
+	return context.WithValue(ctx, purposeKey{}, purpose)
+}
+
+func purposeOf(ctx context.Context) string {
+	if p, ok := ctx.Value(purposeKey{}).(string); ok {
+		return p
+	}
+	return "other"
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// MemberRequests returns how many requests this process has sent to a member
+// cluster ("<namespace>/<name>") for a purpose (sync, health, drift, heartbeat, prune), as
+// counted by flotilla_member_requests_total.
+func MemberRequests(cluster, purpose string) float64 {
+	m := &dto.Metric{}
+	if err := memberRequests.WithLabelValues(cluster, purpose).Write(m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
 }

@@ -26,8 +26,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	store := newDesiredStore()
 	reach := newReachability(opts.ClusterBackoffBase, opts.ClusterBackoffMax)
 	clients := newClusterClients(mgr.GetAPIReader(), clusterclient.Options{
-		AllowExec: opts.AllowKubeconfigExec,
-		Timeout:   opts.ClusterTimeout,
+		AllowExec:     opts.AllowKubeconfigExec,
+		Timeout:       opts.ClusterTimeout,
+		WrapTransport: countRequests,
 	}, opts.HeartbeatInterval)
 
 	repo := &FleetRepositoryReconciler{

@@ -58,19 +58,12 @@ func newFleetEnv(t *testing.T, seed string, members ...memberSpec) *fleetEnv {
 // member without nodes is a bare control plane (it runs no pods).
 func newFleetEnvWith(t *testing.T, seed string, customize func(*fleetEnv, *flotillav1.FleetRepository), members ...memberSpec) *fleetEnv {
 	t.Helper()
-	logFile, err := os.CreateTemp("", "flotilla-e2e-*.log")
-	if err != nil {
-		t.Fatal(err)
-	}
+	logPath := setupLogging(t)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("controller log kept in %s", logFile.Name())
-			return
+			t.Logf("controller log: %s", logPath)
 		}
-		logFile.Close()
-		os.Remove(logFile.Name())
 	})
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(logFile)))
 	opts := []testenv.ClusterOptions{{Name: "hub", CRDDirectoryPaths: []string{"../../config/crd/bases"}}}
 	for _, m := range members {
 		o := testenv.ClusterOptions{Name: m.name}
@@ -80,8 +73,7 @@ func newFleetEnvWith(t *testing.T, seed string, customize func(*fleetEnv, *floti
 		opts = append(opts, o)
 	}
 	clusters := testenv.NewClusters(t, opts...)
-	var scheme *runtime.Scheme
-	scheme, err = hub.NewScheme()
+	scheme, err := hub.NewScheme()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,3 +231,23 @@ func condition(conds []metav1.Condition, typ string) string {
 
 // osReadFile reads a test data file.
 func osReadFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+var (
+	logOnce sync.Once
+	logPath string
+)
+
+// setupLogging sends the controller's logs of the whole test binary to one
+// file (controller-runtime takes its logger once per process) and returns
+// its path. The file is kept for debugging failed tests.
+func setupLogging(t *testing.T) string {
+	logOnce.Do(func() {
+		f, err := os.CreateTemp("", "flotilla-e2e-*.log")
+		if err != nil {
+			t.Fatal(err)
+		}
+		logPath = f.Name()
+		ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(f)))
+	})
+	return logPath
+}

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
+	"github.com/flotilla-gitops/flotilla/controllers"
 	"github.com/flotilla-gitops/flotilla/internal/testenv"
 )
 
@@ -152,8 +153,10 @@ func TestHubSyncsFleet(t *testing.T) {
 
 	t.Run("a change to one factory's overlay changes only that factory", func(t *testing.T) {
 		before := map[string]map[string]string{}
+		syncCalls := map[string]float64{}
 		for _, name := range []string{"factory-b", "central"} {
 			before[name] = resourceVersions(t, e.member(name))
+			syncCalls[name] = controllers.MemberRequests(fleetNamespace+"/"+name, "sync")
 		}
 		e.work.WriteFile("apps/inference/overlays/factory-a/kustomization.yaml", []byte(strings.ReplaceAll(
 			readFile(t, "testdata/fleet/apps/inference/overlays/factory-a/kustomization.yaml"), "line-3-camera-upside-down", "line-3-camera-fixed")))
@@ -171,6 +174,11 @@ func TestHubSyncsFleet(t *testing.T) {
 		// Give the other clusters' syncs time to (wrongly) act, then compare.
 		time.Sleep(3 * time.Second)
 		for _, name := range []string{"factory-b", "central"} {
+			// The new revision renders the same digests there: no sync call at all
+			// (drift checks and heartbeats are counted apart).
+			if got := controllers.MemberRequests(fleetNamespace+"/"+name, "sync") - syncCalls[name]; got != 0 {
+				t.Errorf("%s received %v sync requests for a revision that changes nothing there; want 0", name, got)
+			}
 			after := resourceVersions(t, e.member(name))
 			for k, v := range before[name] {
 				if after[k] != v {

@@ -1,0 +1,90 @@
+package controllers
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
+	"github.com/flotilla-gitops/flotilla/internal/clusterclient"
+	"github.com/flotilla-gitops/flotilla/internal/testenv"
+)
+
+// TestSteadyStateSyncRefreshesReadyWithoutCallingTheCluster reconciles, on a
+// real hub, a ClusterSync whose desired digest is already applied but whose
+// spec moved to a new revision while a "waiting" Reconciling condition was
+// left behind. It must become Ready at the new generation (so dependants
+// stop waiting) without a single request to the member cluster.
+func TestSteadyStateSyncRefreshesReadyWithoutCallingTheCluster(t *testing.T) {
+	clusters := testenv.NewClusters(t,
+		testenv.ClusterOptions{Name: "hub", CRDDirectoryPaths: []string{"../config/crd/bases"}},
+		testenv.ClusterOptions{Name: "member"})
+	hubCluster, member := clusters[0], clusters[1]
+	scheme := runtime(t)
+	hub, err := hubCluster.NewClient(scheme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ns := "fleet"
+	must(t, hub.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	must(t, hub.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "member-kubeconfig", Namespace: ns}, Data: map[string][]byte{"value": member.Kubeconfig()}}))
+	must(t, hub.Create(ctx, &flotillav1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "member", Namespace: ns}}))
+	cs := &flotillav1.ClusterSync{
+		ObjectMeta: metav1.ObjectMeta{Name: "web.member", Namespace: ns, Labels: map[string]string{flotillav1.LabelRepository: "repo"}},
+		Spec:       flotillav1.ClusterSyncSpec{App: "web", Cluster: "member", Revision: "main@sha1:new", Digest: "sha256:same"},
+	}
+	must(t, hub.Create(ctx, cs))
+	now := metav1.Now()
+	cs.Status = flotillav1.ClusterSyncStatus{
+		AppliedDigest: "sha256:same", AppliedRevision: "main@sha1:old", LastAppliedTime: &now, LastDriftCheckTime: &now,
+		Conditions: []metav1.Condition{
+			{Type: meta.ReadyCondition, Status: metav1.ConditionTrue, Reason: "Synced", Message: "old", ObservedGeneration: 0, LastTransitionTime: now},
+			{Type: flotillav1.HealthyCondition, Status: metav1.ConditionTrue, Reason: "Succeeded", Message: "ok", ObservedGeneration: 0, LastTransitionTime: now},
+			{Type: meta.ReconcilingCondition, Status: metav1.ConditionTrue, Reason: "Progressing", Message: "waiting for revision", ObservedGeneration: 0, LastTransitionTime: now},
+		},
+	}
+	must(t, hub.Status().Update(ctx, cs))
+
+	store := newDesiredStore()
+	repo := types.NamespacedName{Namespace: ns, Name: "repo"}
+	store.replaceRepo(repo, map[syncKey]*Desired{{Repo: repo, App: "web", Cluster: "member"}: {Revision: "main@sha1:new", Digest: "sha256:same", HealthTimeout: time.Minute}}, nil)
+	opts := Options{DefaultDriftInterval: time.Hour}.withDefaults()
+	r := &ClusterSyncReconciler{
+		Client: hub, Recorder: record.NewFakeRecorder(10), Store: store, Options: opts,
+		Clients: newClusterClients(hub, clusterclient.Options{WrapTransport: countRequests}, time.Minute),
+		Reach:   newReachability(time.Second, time.Minute), Limits: newLimiter(2),
+	}
+	before := MemberRequests(ns+"/member", "sync") + MemberRequests(ns+"/member", "drift")
+	res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(cs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RequeueAfter < 30*time.Minute {
+		t.Fatalf("a steady sync must next wake for its drift check, got requeue %v", res.RequeueAfter)
+	}
+	got := &flotillav1.ClusterSync{}
+	must(t, hub.Get(ctx, client.ObjectKeyFromObject(cs), got))
+	if !syncIsReady(got) || conditions.Has(got, meta.ReconcilingCondition) || got.Status.AppliedRevision != "main@sha1:new" {
+		t.Fatalf("want Ready at generation %d, no Reconciling, applied revision new; got %+v", got.Generation, got.Status)
+	}
+	if calls := MemberRequests(ns+"/member", "sync") + MemberRequests(ns+"/member", "drift") - before; calls != 0 {
+		t.Fatalf("a steady-state reconcile made %v requests to the member; want 0", calls)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
