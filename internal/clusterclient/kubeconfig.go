@@ -2,6 +2,7 @@ package clusterclient
 
 import (
 	"fmt"
+	"net/http"
 	"sort"
 
 	"k8s.io/client-go/rest"
@@ -131,5 +132,8 @@ func applyOptions(cfg *rest.Config, cluster string, opts Options) {
 		cfg.UserAgent = "flotilla/" + cluster
 	case cfg.UserAgent == "":
 		cfg.UserAgent = "flotilla"
+	}
+	if opts.WrapTransport != nil && cluster != "" {
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return opts.WrapTransport(cluster, rt) })
 	}
 }

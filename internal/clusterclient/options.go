@@ -1,6 +1,7 @@
 package clusterclient
 
 import (
+	"net/http"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -35,6 +36,9 @@ type Options struct {
 	Scheme *runtime.Scheme
 	// UserAgent is sent with every request; "flotilla/<cluster>" if empty.
 	UserAgent string
+	// WrapTransport, when set, wraps the HTTP transport of each cluster's
+	// client (for example to count requests per cluster).
+	WrapTransport func(cluster string, rt http.RoundTripper) http.RoundTripper
 }
 
 func (o Options) withDefaults() Options {
