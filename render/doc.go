@@ -1,0 +1,46 @@
+// Package render turns a placement.Target into the exact manifests a cluster
+// receives. It is pure: it reads a checked-out fleet repository from disk and
+// never talks to a Kubernetes API server.
+//
+// A target renders in three steps:
+//
+//  1. Build. An in-memory Kustomization (never written to the repository)
+//     with namespace: <Target.Namespace>, resources: [<Target.Base>] and
+//     components: [<Target.Overlays[*].Path>, in order] is built with
+//     sigs.k8s.io/kustomize/api/krusty on a filesystem confined to the
+//     repository root. Output order is kustomize's CLI default
+//     (the "legacy" kind order, or the sortOptions of that in-memory
+//     Kustomization, which has none).
+//  2. Variables. ${cluster.name}, ${cluster.labels.<key>} and
+//     ${cluster.vars.<key>} are substituted in the YAML text of each object
+//     (as kustomize read it: field order and quoting kept), which is then
+//     parsed again, so "replicas: ${cluster.vars.lines}" becomes an integer
+//     and "${cluster.vars.port}" in quotes stays a string. See Substitute for
+//     the syntax and its escape. A fast path (fastpath.go) gets the same
+//     result without parsing for the common cases and defers to the text
+//     path for everything else; a fuzz test checks they agree.
+//  3. Replicas. spec.replicas is set on each workload named in
+//     Target.Replicas.
+//
+// Manifest.YAML is kustomize's output: the documents in kustomize's order,
+// each printed as `kustomize build` prints it, separated by "---". For a
+// plain kustomize folder it is byte for byte `kustomize build` of it.
+//
+// Builds are cached by (Base, Overlay paths, Namespace). A cached build is
+// reused only when every filesystem answer the build depended on (the bytes
+// of every file read, every existence or directory probe) is unchanged under
+// the repository root being rendered, so the cache is shared safely between
+// different checkouts of the same repository. Variables and replicas are
+// applied after the cache, so a fleet of many clusters that share overlay
+// combinations costs one kustomize build per combination.
+//
+// Builds run in parallel (RenderAll, RenderEach) without a process-wide
+// lock; concurrent renders of the same build share one kustomize run.
+//
+// Builds are confined: no path may leave the repository root (by "..",
+// absolute path or symbolic link), remote bases and remote files are refused
+// unless Options.AllowRemoteBases is set, exec, Go and KRM-function plugins
+// and Helm chart inflation are refused, every file read is capped at
+// Options.MaxFileSize and the output at Options.MaxOutputSize, and a
+// kustomization cycle is an error.
+package render

@@ -1,0 +1,59 @@
+package render
+
+import "runtime"
+
+// Defaults of Options.
+const (
+	// DefaultMaxFileSize caps every file a build reads.
+	DefaultMaxFileSize int64 = 1 << 20 // 1 MiB
+	// DefaultMaxOutputSize caps the YAML of one target.
+	DefaultMaxOutputSize int64 = 32 << 20 // 32 MiB
+	// DefaultMaxFileReads caps the files one build reads, so that a
+	// kustomization graph with many diamonds cannot run for ever.
+	DefaultMaxFileReads = 10000
+	// DefaultMaxCacheBytes caps the memory the build cache holds.
+	DefaultMaxCacheBytes int64 = 256 << 20 // 256 MiB
+)
+
+// Options configure a Renderer. The zero value of a field means its default.
+type Options struct {
+	// MaxFileSize is the largest file, in bytes, a build may read.
+	// Default DefaultMaxFileSize.
+	MaxFileSize int64
+	// MaxOutputSize is the largest rendered YAML, in bytes, of one target.
+	// Default DefaultMaxOutputSize.
+	MaxOutputSize int64
+	// MaxFileReads is the most files one kustomize build may read.
+	// Default DefaultMaxFileReads.
+	MaxFileReads int
+	// MaxCacheBytes bounds the memory held by cached builds; the least
+	// recently used builds are dropped first. Default DefaultMaxCacheBytes.
+	MaxCacheBytes int64
+	// Parallelism is the number of targets RenderAll renders at once.
+	// Default runtime.GOMAXPROCS(0).
+	Parallelism int
+	// AllowRemoteBases lets kustomizations refer to remote git bases and
+	// http(s) files. They are cloned or fetched on every build (never
+	// cached). Default false: they are refused.
+	AllowRemoteBases bool
+}
+
+// withDefaults returns o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	if o.MaxFileSize <= 0 {
+		o.MaxFileSize = DefaultMaxFileSize
+	}
+	if o.MaxOutputSize <= 0 {
+		o.MaxOutputSize = DefaultMaxOutputSize
+	}
+	if o.MaxFileReads <= 0 {
+		o.MaxFileReads = DefaultMaxFileReads
+	}
+	if o.MaxCacheBytes <= 0 {
+		o.MaxCacheBytes = DefaultMaxCacheBytes
+	}
+	if o.Parallelism <= 0 {
+		o.Parallelism = runtime.GOMAXPROCS(0)
+	}
+	return o
+}
