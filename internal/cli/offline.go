@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flotilla-gitops/flotilla/fleet"
+	"github.com/flotilla-gitops/flotilla/internal/pipeline"
+	"github.com/flotilla-gitops/flotilla/render"
+)
+
+// Exit codes of the offline commands (validate, render, explain, diff).
+const (
+	// exitFailed: the fleet has errors (validate, render), or diff found
+	// changes.
+	exitFailed = 1
+	// exitUsage: bad flags or arguments, an unknown cluster or app, an
+	// unreadable repository.
+	exitUsage = 2
+)
+
+// usageErrorf returns an error that exits with code 2.
+func usageErrorf(format string, args ...any) error {
+	return &ExitError{Code: exitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+// loadFleet runs the offline pipeline on the fleet repository at repo. An
+// unreadable repository is a usage error.
+func loadFleet(cmd *cobra.Command, repo string, r *render.Renderer) (*pipeline.Output, error) {
+	out, err := pipeline.Run(cmd.Context(), repo, r)
+	if errors.Is(err, pipeline.ErrUnreadable) {
+		return nil, &ExitError{Code: exitUsage, Err: fmt.Errorf("%w; pass --repo with the folder that holds clusters/ and apps/", err)}
+	}
+	if err != nil {
+		return nil, &ExitError{Code: exitUsage, Err: err}
+	}
+	return out, nil
+}
+
+// newRenderer returns the renderer of one command run.
+func newRenderer() *render.Renderer { return render.New(render.Options{}) }
+
+// printDiagnostics writes one diagnostic per line as "path:line: message".
+func printDiagnostics(w io.Writer, diags []fleet.Diagnostic) {
+	for _, d := range diags {
+		fmt.Fprintln(w, d.String())
+	}
+}
+
+// fleetErrors returns an exit-1 error saying the fleet has errors, after
+// printing them.
+func fleetErrors(w io.Writer, out *pipeline.Output, what string) error {
+	errs := out.Errors()
+	printDiagnostics(w, errs)
+	return &ExitError{Code: exitFailed, Err: fmt.Errorf("%s: the fleet repository has %s; run flotilla validate --repo %s and fix them first",
+		what, count(len(errs), "error", "errors"), out.Root)}
+}
+
+// checkName returns a usage error when name is not among known.
+func checkName(kind, flag, name string, known []string) error {
+	if slices.Contains(known, name) {
+		return nil
+	}
+	if len(known) == 0 {
+		return usageErrorf("unknown %s %q: the fleet repository declares no %s", kind, name, kind)
+	}
+	return usageErrorf("unknown %s %q given to %s: the fleet repository declares %s", kind, name, flag, strings.Join(known, ", "))
+}
+
+// count formats "1 error" or "3 errors".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
