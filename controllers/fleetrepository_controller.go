@@ -117,7 +117,8 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{RequeueAfter: interval}, nil
 	}
 
-	if err := r.sync(ctx, obj, snap); err != nil {
+	cleanupPending, err := r.sync(ctx, obj, snap)
+	if err != nil {
 		var cfg *configError
 		if errors.As(err, &cfg) {
 			// Terminal until the repository changes: Stalled, no retry
@@ -141,6 +142,11 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	conditions.Delete(obj, meta.ReconcilingCondition)
 	conditions.MarkTrue(obj, meta.ReadyCondition, meta.SucceededReason,
 		"revision %s: %d clusters, %d apps, %d targets", snap.Ref, obj.Status.Clusters, obj.Status.Apps, obj.Status.Targets)
+	if cleanupPending {
+		// Look again soon: removed clusters' syncs are still pruning.
+		delete(r.loaded, req.NamespacedName)
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	}
 	r.loaded[req.NamespacedName] = stamp
 	return ctrl.Result{RequeueAfter: interval}, nil
 }
@@ -179,29 +185,29 @@ func (r *FleetRepositoryReconciler) fetch(ctx context.Context, obj *flotillav1.F
 
 // sync loads, places and renders the snapshot and brings the hub objects in
 // step. A configuration error leaves everything already running untouched.
-func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.FleetRepository, snap *gitsource.Snapshot) error {
+func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.FleetRepository, snap *gitsource.Snapshot) (cleanupPending bool, err error) {
 	repoKey := client.ObjectKeyFromObject(obj)
 	root := snap.Dir
 	if p := strings.Trim(obj.Spec.Path, "/"); p != "" && p != "." {
 		joined, err := securejoin.SecureJoin(snap.Dir, p)
 		if err != nil {
-			return &configError{reason: flotillav1.ReasonInvalidFleet, msg: fmt.Sprintf("spec.path %q: %v", obj.Spec.Path, err)}
+			return false, &configError{reason: flotillav1.ReasonInvalidFleet, msg: fmt.Sprintf("spec.path %q: %v", obj.Spec.Path, err)}
 		}
 		root = joined
 	}
 	fl, diags := fleet.Load(root)
 	if msg := diagnosticsSummary(diags); msg != "" {
-		return &configError{reason: flotillav1.ReasonInvalidFleet, msg: "invalid fleet repository at " + snap.Ref + ": " + msg}
+		return false, &configError{reason: flotillav1.ReasonInvalidFleet, msg: "invalid fleet repository at " + snap.Ref + ": " + msg}
 	}
 	// What runs now matters to placement: a NoSchedule taint keeps new apps
 	// off a cluster but leaves the ones it already runs in place.
 	running, err := r.running(ctx, obj)
 	if err != nil {
-		return err
+		return false, err
 	}
 	placed := placement.Place(fl, placement.WithRunning(running))
 	if msg := diagnosticsSummary(placed.Errors); msg != "" {
-		return &configError{reason: flotillav1.ReasonInvalidFleet, msg: "placement failed at " + snap.Ref + ": " + msg}
+		return false, &configError{reason: flotillav1.ReasonInvalidFleet, msg: "placement failed at " + snap.Ref + ": " + msg}
 	}
 
 	results := r.Renderer.RenderAll(ctx, root, placed.Targets)
@@ -231,16 +237,18 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 	}
 	r.Store.replaceRepo(repoKey, next, keep)
 
-	if err := r.mirror(ctx, obj, fl, placed, next, keep, snap.Ref); err != nil {
-		return err
+	if err := r.mirror(ctx, obj, fl, placed, next, keep, snap.Ref); err != nil && !errors.Is(err, errCleanupPending) {
+		return false, err
+	} else if err != nil {
+		cleanupPending = true
 	}
 	obj.Status.Clusters = int32(len(fl.Clusters))
 	obj.Status.Apps = int32(len(fl.Apps))
 	obj.Status.Targets = int32(len(placed.Targets))
 	if len(renderErrs) > 0 {
-		return &configError{reason: flotillav1.ReasonRenderFailed, msg: summarize("render failed at "+snap.Ref, dedupe(renderErrs))}
+		return false, &configError{reason: flotillav1.ReasonRenderFailed, msg: summarize("render failed at "+snap.Ref, dedupe(renderErrs))}
 	}
-	return nil
+	return cleanupPending, nil
 }
 
 // running returns, per app, the clusters it is synced to now.

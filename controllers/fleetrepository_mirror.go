@@ -130,12 +130,32 @@ func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1
 		}
 		errs = append(errs, client.IgnoreNotFound(r.Delete(ctx, cs)))
 	}
-	// Remove Cluster mirrors last, once their syncs are marked.
+	// Remove a Cluster mirror only once its syncs are gone: a sync pruning
+	// on removal still needs the cluster's access settings.
+	syncsLeft := map[string]bool{}
+	for i := range existingSyncs.Items {
+		syncsLeft[existingSyncs.Items[i].Spec.Cluster] = true
+	}
+	pending := false
 	for _, c := range removedClusters {
+		if syncsLeft[c.Name] {
+			pending = true
+			continue
+		}
 		errs = append(errs, client.IgnoreNotFound(r.Delete(ctx, c)))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if pending {
+		return errCleanupPending
+	}
+	return nil
 }
+
+// errCleanupPending means hub objects are still being cleaned up: the
+// repository is reconciled again soon even though its revision is unchanged.
+var errCleanupPending = errors.New("waiting for removed clusters' syncs to finish")
 
 func (r *FleetRepositoryReconciler) upsertCluster(ctx context.Context, repo *flotillav1.FleetRepository, from *flotillav1.Cluster) error {
 	obj := &flotillav1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: from.Name, Namespace: repo.Namespace}}

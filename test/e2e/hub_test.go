@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -351,6 +352,17 @@ func TestHubSyncsFleet(t *testing.T) {
 	})
 
 	t.Run("removing an app prunes it everywhere but never an object without owner labels", func(t *testing.T) {
+		// Drift correction would put our labels back; keep it out of the way
+		// so the hand-over below is what the prune sees.
+		fr := &flotillav1.FleetRepository{}
+		if err := e.hubCl.Get(ctx, types.NamespacedName{Namespace: fleetNamespace, Name: "factories"}, fr); err != nil {
+			t.Fatal(err)
+		}
+		fr.Spec.DriftInterval = &metav1.Duration{Duration: time.Hour}
+		if err := e.hubCl.Update(ctx, fr); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second) // let the pending 4s drift checks pass
 		a := e.member("factory-a")
 		// Someone takes the ConfigMap over by hand on factory-a: remove our labels.
 		cm := mustGetConfigMap(t, a, "adc", "inference-config")
@@ -382,6 +394,52 @@ func TestHubSyncsFleet(t *testing.T) {
 		})
 		if got := mustGetConfigMap(t, a, "adc", "inference-config"); got.Data["site"] != "factory-a" {
 			t.Fatalf("the hand-adopted ConfigMap must survive: %v", got.Data)
+		}
+	})
+
+	t.Run("removing a cluster file leaves its objects unless pruneOnRemoval is set", func(t *testing.T) {
+		e.work.WriteFile("clusters/factory-b.yaml", []byte(strings.ReplaceAll(
+			readFile(t, "testdata/fleet/clusters/factory-b.yaml"), "spec:\n", "spec:\n  pruneOnRemoval: true\n")))
+		e.work.CommitAndPush("factory-b: prune everything when it leaves the fleet")
+		eventually(t, 30*time.Second, "pruneOnRemoval mirrored", func() error {
+			c := &flotillav1.Cluster{}
+			if err := e.hubCl.Get(ctx, types.NamespacedName{Namespace: fleetNamespace, Name: "factory-b"}, c); err != nil {
+				return err
+			}
+			if !c.Spec.PruneOnRemoval {
+				return fmt.Errorf("factory-b pruneOnRemoval not mirrored yet")
+			}
+			return nil
+		})
+		e.work.Remove("clusters/central.yaml")
+		e.work.Remove("clusters/factory-b.yaml")
+		e.work.CommitAndPush("central and factory-b leave the fleet")
+		eventually(t, 45*time.Second, "clusters removed from the hub", func() error {
+			for _, name := range []string{"central", "factory-b"} {
+				err := e.hubCl.Get(ctx, types.NamespacedName{Namespace: fleetNamespace, Name: name}, &flotillav1.Cluster{})
+				if !apierrors.IsNotFound(err) {
+					return fmt.Errorf("Cluster %s still mirrored: %v", name, err)
+				}
+			}
+			s, err := e.syncs(ctx)
+			if err != nil {
+				return err
+			}
+			for name, cs := range s {
+				if cs.Spec.Cluster == "central" || cs.Spec.Cluster == "factory-b" {
+					return fmt.Errorf("ClusterSync %s still present", name)
+				}
+			}
+			return nil
+		})
+		if cm := mustGetConfigMap(t, e.member("central"), "monitoring", "agent-config"); cm.Data["cluster"] != "central" {
+			t.Fatalf("central's objects must stay when its file is removed: %v", cm.Data)
+		}
+		if err := e.member("factory-b").Get(ctx, types.NamespacedName{Namespace: "monitoring", Name: "agent-config"}, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
+			t.Fatalf("factory-b opted into pruneOnRemoval: its objects must be deleted, got %v", err)
+		}
+		if err := e.expectReady(ctx, "monitoring.factory-a"); err != nil {
+			t.Fatalf("the remaining cluster must stay synced: %v", err)
 		}
 	})
 }
