@@ -26,6 +26,7 @@ import (
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/fleet"
 	"github.com/flotilla-gitops/flotilla/internal/gitsource"
+	"github.com/flotilla-gitops/flotilla/internal/pipeline"
 	"github.com/flotilla-gitops/flotilla/placement"
 	"github.com/flotilla-gitops/flotilla/render"
 )
@@ -195,22 +196,25 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 		}
 		root = joined
 	}
-	fl, diags := fleet.Load(root)
-	if msg := diagnosticsSummary(diags); msg != "" {
-		return false, &configError{reason: flotillav1.ReasonInvalidFleet, msg: "invalid fleet repository at " + snap.Ref + ": " + msg}
-	}
 	// What runs now matters to placement: a NoSchedule taint keeps new apps
 	// off a cluster but leaves the ones it already runs in place.
 	running, err := r.running(ctx, obj)
 	if err != nil {
 		return false, err
 	}
-	placed := placement.Place(fl, placement.WithRunning(running))
-	if msg := diagnosticsSummary(placed.Errors); msg != "" {
-		return false, &configError{reason: flotillav1.ReasonInvalidFleet, msg: "placement failed at " + snap.Ref + ": " + msg}
+	out, err := pipeline.Run(ctx, root, r.Renderer, pipeline.RenderOnlyIfValid(),
+		pipeline.WithPlacementOptions(placement.WithRunning(running)))
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, err
+		}
+		return false, &configError{reason: flotillav1.ReasonInvalidFleet, msg: fmt.Sprintf("load the fleet repository at %s: %v", snap.Ref, err)}
 	}
-
-	results := r.Renderer.RenderAll(ctx, root, placed.Targets)
+	if len(out.Renders) == 0 && out.HasErrors() {
+		// Loading or placement failed: nothing was rendered, nothing changes.
+		return false, &configError{reason: flotillav1.ReasonInvalidFleet, msg: "invalid fleet repository at " + snap.Ref + ": " + diagnosticsSummary(out.Errors())}
+	}
+	fl, placed, results := out.Fleet, out.Placement, out.Renders
 	rendersTotal.Add(float64(len(results)))
 	next := make(map[syncKey]*Desired, len(results))
 	keep := map[syncKey]bool{}
