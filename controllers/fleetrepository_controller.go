@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
+	"math"
 	"strings"
 	"time"
 
@@ -246,9 +246,9 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 	} else if err != nil {
 		cleanupPending = true
 	}
-	obj.Status.Clusters = int32(len(fl.Clusters))
-	obj.Status.Apps = int32(len(fl.Apps))
-	obj.Status.Targets = int32(len(placed.Targets))
+	obj.Status.Clusters = count32(len(fl.Clusters))
+	obj.Status.Apps = count32(len(fl.Apps))
+	obj.Status.Targets = count32(len(placed.Targets))
 	if len(renderErrs) > 0 {
 		return false, &configError{reason: flotillav1.ReasonRenderFailed, msg: summarize("render failed at "+snap.Ref, dedupe(renderErrs))}
 	}
@@ -320,5 +320,15 @@ func durationOr(d *metav1.Duration, def time.Duration) time.Duration {
 	return d.Duration
 }
 
-// appDir returns an app's folder relative to the repository root.
-func appDir(app string) string { return filepath.Join("apps", app) }
+// count32 converts a count to the int32 of a status field, saturating at
+// math.MaxInt32 rather than wrapping around.
+func count32(n int) int32 {
+	switch {
+	case n > math.MaxInt32:
+		return math.MaxInt32
+	case n < 0:
+		return 0
+	default:
+		return int32(n)
+	}
+}

@@ -31,10 +31,14 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		WrapTransport: countRequests,
 	}, opts.HeartbeatInterval)
 
+	// The events.k8s.io recorder (mgr.GetEventRecorder) is not a drop-in:
+	// its Eventf takes a related object and an action, and it needs RBAC on
+	// events.k8s.io. Keep the core/v1 recorder until the reconcilers move.
+	recorder := mgr.GetEventRecorderFor("flotilla") //nolint:staticcheck // see above: the new events API is not a drop-in
 	repo := &FleetRepositoryReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorderFor("flotilla"),
+		Recorder:  recorder,
 		Fetcher:   fetcher,
 		Renderer:  render.New(render.Options{}),
 		Store:     store,
@@ -45,7 +49,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}
 	syncs := &ClusterSyncReconciler{
 		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorderFor("flotilla"),
+		Recorder: recorder,
 		Store:    store,
 		Clients:  clients,
 		Reach:    reach,
@@ -57,7 +61,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}
 	clusters := &ClusterReconciler{
 		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorderFor("flotilla"),
+		Recorder: recorder,
 		Clients:  clients,
 		Reach:    reach,
 		Options:  opts,
@@ -70,7 +74,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}
 	writer := &StatusWriter{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
-		Recorder: mgr.GetEventRecorderFor("flotilla"), Tick: opts.StatusTick,
+		Recorder: recorder, Tick: opts.StatusTick,
 	}
 	if err := mgr.Add(writer); err != nil {
 		return fmt.Errorf("set up status write-back: %w", err)

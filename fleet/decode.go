@@ -453,7 +453,7 @@ func unknownFieldHint(key string, parent fieldPath, fields map[string]reflect.Ty
 	best, bestDist := "", 3
 	for _, name := range names {
 		if strings.EqualFold(name, key) {
-			best, bestDist = name, 0
+			best = name
 			break
 		}
 		if d := editDistance(strings.ToLower(key), strings.ToLower(name)); d < bestDist {

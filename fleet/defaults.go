@@ -20,7 +20,7 @@ const (
 	DefaultKubeconfigKey = "value"
 	// KubeconfigSecretSuffix makes the default kubeconfig Secret name
 	// "<cluster>-kubeconfig".
-	KubeconfigSecretSuffix = "-kubeconfig"
+	KubeconfigSecretSuffix = "-kubeconfig" //nolint:gosec // a Secret name suffix, not a credential
 	// DefaultWorkloadKind is the kind of a replica division's workload.
 	DefaultWorkloadKind = "Deployment"
 	// DefaultMaxPerValue is how many chosen clusters may share a spread

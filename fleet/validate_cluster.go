@@ -71,8 +71,8 @@ func validateTaints(r *reporter, taints []corev1.Taint) {
 	seen := map[keyEffect]int{}
 	for i, t := range taints {
 		p := fieldPath{"spec", "taints", i}
-		switch {
-		case t.Key == "":
+		switch t.Key {
+		case "":
 			r.errorf(p, "%s: key is missing; set the taint key, such as maintenance", p)
 		default:
 			validateLabelKey(r, p.child("key"), t.Key)

@@ -30,14 +30,6 @@ func describeSource(vs flotillav1.ValueSource) string {
 	return "var " + vs.Var
 }
 
-// sourceKey is the key of a value source: the label key or the var name.
-func sourceKey(vs flotillav1.ValueSource) string {
-	if vs.Label != "" {
-		return vs.Label
-	}
-	return vs.Var
-}
-
 // rank orders the candidates by rankBy (numerically when every value that
 // is set is a number, lexically otherwise; clusters without the value last;
 // ties by name), or by name without rankBy.

@@ -41,7 +41,7 @@ func (p *appPlacement) divideReplicas(chosen []candidate, targets []Target) {
 		}
 		sumText := formatRat(sum)
 		for j, c := range chosen {
-			targets[j].Replicas = append(targets[j].Replicas, Replicas{Kind: kind, Name: d.Workload.Name, Count: int32(shares[j])})
+			targets[j].Replicas = append(targets[j].Replicas, Replicas{Kind: kind, Name: d.Workload.Name, Count: int32(shares[j])}) //nolint:gosec // divide keeps every share between 0 and d.Total, an int32, so it fits
 			c.decision.Reasons = append(c.decision.Reasons, fmt.Sprintf("replicas %s: %d of %d (weight %s/%s %s)",
 				d.Workload.Name, shares[j], d.Total, formatRat(weights[j]), sumText, how))
 		}

@@ -263,5 +263,5 @@ type AppList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&App{}, &AppList{})
+	register(&App{}, &AppList{})
 }

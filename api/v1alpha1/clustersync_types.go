@@ -102,5 +102,5 @@ type ClusterSyncList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&ClusterSync{}, &ClusterSyncList{})
+	register(&ClusterSync{}, &ClusterSyncList{})
 }

@@ -154,5 +154,5 @@ type FleetRepositoryList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&FleetRepository{}, &FleetRepositoryList{})
+	register(&FleetRepository{}, &FleetRepositoryList{})
 }

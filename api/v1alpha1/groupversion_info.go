@@ -8,8 +8,9 @@
 package v1alpha1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 var (
@@ -17,11 +18,21 @@ var (
 	GroupVersion = schema.GroupVersion{Group: "flotilla.dev", Version: "v1alpha1"}
 
 	// SchemeBuilder registers the Flotilla kinds with a runtime.Scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	SchemeBuilder runtime.SchemeBuilder
 
 	// AddToScheme adds the Flotilla kinds to a runtime.Scheme.
 	AddToScheme = SchemeBuilder.AddToScheme
 )
+
+// register adds kinds of GroupVersion to the SchemeBuilder; each
+// *_types.go file calls it from init for its own kinds.
+func register(objects ...runtime.Object) {
+	SchemeBuilder.Register(func(s *runtime.Scheme) error {
+		s.AddKnownTypes(GroupVersion, objects...)
+		metav1.AddToGroupVersion(s, GroupVersion)
+		return nil
+	})
+}
 
 const (
 	// KindCluster is the kind of a cluster file.

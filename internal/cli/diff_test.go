@@ -71,7 +71,7 @@ func TestDiffGoldenOneFactoryOverlay(t *testing.T) {
 	}
 	c := r.Changed[0]
 	if len(c.Apps) != 1 || c.Apps[0].App != "adc-inference" || len(c.Apps[0].Objects) != 1 ||
-		c.Apps[0].Objects[0].ObjectKey.String() != "apps/Deployment adc/adc-inference" {
+		c.Apps[0].Objects[0].String() != "apps/Deployment adc/adc-inference" {
 		t.Fatalf("unexpected change: %+v", c)
 	}
 	if d := c.Apps[0].Objects[0].Diff; !strings.Contains(d, "-            memory: 512Mi\n+            memory: 768Mi\n") {

@@ -113,11 +113,11 @@ func writeRendered(dir string, out *pipeline.Output, t placement.Target) error {
 		return fmt.Errorf("render: app %s on cluster %s was not rendered", t.App, t.Cluster)
 	}
 	folder := filepath.Join(dir, t.Cluster)
-	if err := os.MkdirAll(folder, 0o755); err != nil {
+	if err := os.MkdirAll(folder, 0o750); err != nil {
 		return fmt.Errorf("render: create the output folder %s: %w", folder, err)
 	}
 	file := filepath.Join(folder, t.App+".yaml")
-	if err := os.WriteFile(file, res.Manifest.YAML, 0o644); err != nil {
+	if err := os.WriteFile(file, res.Manifest.YAML, 0o600); err != nil { // rendered manifests may hold Secret data
 		return fmt.Errorf("render: write %s: %w", file, err)
 	}
 	return nil

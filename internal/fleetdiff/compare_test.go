@@ -212,7 +212,7 @@ func TestCompare(t *testing.T) {
 				}
 				var actions []string
 				for _, o := range a.Objects {
-					actions = append(actions, string(o.Action)+" "+o.ObjectKey.String())
+					actions = append(actions, string(o.Action)+" "+o.String())
 					if o.Diff == "" {
 						t.Errorf("%s/%s: %s has no diff", w.cluster, w.app, o.ObjectKey)
 					}

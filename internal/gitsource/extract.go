@@ -74,7 +74,7 @@ func (x *extractor) dir(h plumbing.Hash, p, rel string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Mkdir(p, 0o755); err != nil {
+	if err := os.Mkdir(p, 0o750); err != nil {
 		return err
 	}
 	return x.tree(sub, p, rel)

@@ -118,7 +118,7 @@ func (f *Fetcher) fetchLocked(ctx context.Context, r *Repository, spec FetchSpec
 		}
 		var noRef git.NoMatchingRefSpecError
 		if errors.As(err, &noRef) {
-			return nil, fmt.Errorf("%w: %v", ErrRefNotFound, err)
+			return nil, fmt.Errorf("%w: %w", ErrRefNotFound, err)
 		}
 		if strings.Contains(err.Error(), "no common algorithm for host key") {
 			return nil, fmt.Errorf("the server has no host key of a type listed in known_hosts: add its key line: %w", err)
@@ -168,7 +168,7 @@ func isCorrupt(err error) bool {
 // re-downloaded rather than left wedged). Leftover partial packs from an
 // interrupted fetch are removed.
 func openOrInit(gitDir, name string) (*git.Repository, func(), error) {
-	if err := os.MkdirAll(gitDir, 0o755); err != nil {
+	if err := os.MkdirAll(gitDir, 0o750); err != nil {
 		return nil, nil, fmt.Errorf("create cache %s: %w", gitDir, err)
 	}
 	removePartialPacks(gitDir)

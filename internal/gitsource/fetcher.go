@@ -66,7 +66,7 @@ func NewFetcher(cacheDir string, opts ...Option) (*Fetcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create git cache %s: %w", cacheDir, err)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
+	if err := os.MkdirAll(abs, 0o750); err != nil {
 		return nil, fmt.Errorf("create git cache %s: %w", cacheDir, err)
 	}
 	return &Fetcher{dir: abs, opts: newOptions(opts), repos: map[string]*Repository{}}, nil

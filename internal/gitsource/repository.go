@@ -177,7 +177,7 @@ func resolveCommit(repo *git.Repository, rev string) (*object.Commit, error) {
 	h, err := repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
 		if errors.Is(err, plumbing.ErrReferenceNotFound) {
-			return nil, fmt.Errorf("%w: %v", ErrRefNotFound, err)
+			return nil, fmt.Errorf("%w: %w", ErrRefNotFound, err)
 		}
 		return nil, err
 	}

@@ -92,14 +92,14 @@ func (t *treeStore) install(tmp, sha, ref string) (*Snapshot, error) {
 
 // tempDir creates an empty directory for a tree being extracted.
 func (t *treeStore) tempDir(sha string) (string, error) {
-	if err := os.MkdirAll(t.dir, 0o755); err != nil {
+	if err := os.MkdirAll(t.dir, 0o750); err != nil {
 		return "", fmt.Errorf("create tree directory %s: %w", t.dir, err)
 	}
 	tmp, err := os.MkdirTemp(t.dir, tmpTreePrefix+sha+"-")
 	if err != nil {
 		return "", fmt.Errorf("create temporary tree directory: %w", err)
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	if err := os.Chmod(tmp, 0o750); err != nil { //nolint:gosec // tmp is a directory (G302 assumes a file): it needs x to be entered, and 0750 matches the tree's other directories
 		return "", fmt.Errorf("create temporary tree directory: %w", err)
 	}
 	return tmp, nil

@@ -145,7 +145,7 @@ func (w *Writer) Write(ctx context.Context, files map[string][]byte, message str
 			break
 		}
 		log.V(1).Info("status push rejected, retrying on the new tip", "attempt", attempt, "error", err.Error())
-		sleep := wait/2 + rand.N(wait/2+1)
+		sleep := wait/2 + rand.N(wait/2+1) //nolint:gosec // retry jitter, not a secret: predictability is harmless
 		select {
 		case <-ctx.Done():
 			return false, fmt.Errorf("write status to branch %s of %s: %w", w.opts.Branch, gitsource.RedactURL(w.opts.URL), ctx.Err())

@@ -15,7 +15,7 @@ const (
 	// HeaderGitHubEvent names the GitHub event ("push", "ping", ...).
 	HeaderGitHubEvent = "X-GitHub-Event"
 	// HeaderGitLabToken holds the token itself.
-	HeaderGitLabToken = "X-Gitlab-Token"
+	HeaderGitLabToken = "X-Gitlab-Token" //nolint:gosec // the name of a request header, not a credential
 	// HeaderGitLabEvent names the GitLab event ("Push Hook", ...).
 	HeaderGitLabEvent = "X-Gitlab-Event"
 	// HeaderSignature holds "sha256=<hex HMAC-SHA256 of the body>" for

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -376,12 +377,19 @@ func TestHubSyncsFleet(t *testing.T) {
 		eventually(t, 45*time.Second, "inference pruned", func() error {
 			for _, name := range []string{"factory-a", "factory-b"} {
 				err := e.member(name).Get(ctx, types.NamespacedName{Namespace: "adc", Name: "inference"}, &appsv1.Deployment{})
+				if err == nil {
+					return fmt.Errorf("%s inference deployment still there", name)
+				}
 				if !apierrors.IsNotFound(err) {
-					return fmt.Errorf("%s inference deployment still there: %v", name, err)
+					return fmt.Errorf("get %s inference deployment: %w", name, err)
 				}
 			}
-			if err := e.member("factory-b").Get(ctx, types.NamespacedName{Namespace: "adc", Name: "inference-config"}, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
-				return fmt.Errorf("factory-b inference-config still there: %v", err)
+			err := e.member("factory-b").Get(ctx, types.NamespacedName{Namespace: "adc", Name: "inference-config"}, &corev1.ConfigMap{})
+			if err == nil {
+				return errors.New("factory-b inference-config still there")
+			}
+			if !apierrors.IsNotFound(err) {
+				return fmt.Errorf("get factory-b inference-config: %w", err)
 			}
 			s, err := e.syncs(ctx)
 			if err != nil {
@@ -417,8 +425,11 @@ func TestHubSyncsFleet(t *testing.T) {
 		eventually(t, 45*time.Second, "clusters removed from the hub", func() error {
 			for _, name := range []string{"central", "factory-b"} {
 				err := e.hubCl.Get(ctx, types.NamespacedName{Namespace: fleetNamespace, Name: name}, &flotillav1.Cluster{})
+				if err == nil {
+					return fmt.Errorf("Cluster %s still mirrored", name)
+				}
 				if !apierrors.IsNotFound(err) {
-					return fmt.Errorf("Cluster %s still mirrored: %v", name, err)
+					return fmt.Errorf("get Cluster %s: %w", name, err)
 				}
 			}
 			s, err := e.syncs(ctx)
