@@ -7,8 +7,6 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
-	"github.com/fluxcd/pkg/runtime/patch"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -44,17 +42,13 @@ func (r *AppReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	if err := r.Get(ctx, req.NamespacedName, app); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	patcher := patch.NewSerialPatcher(app, r.Client)
+	before := app.DeepCopy()
 	defer func() {
 		app.Status.ObservedGeneration = app.Generation
-		if err := patcher.Patch(ctx, app, patch.WithOwnedConditions{Conditions: []string{
-			meta.ReadyCondition, meta.ReconcilingCondition, meta.StalledCondition,
-		}}, patch.WithFieldOwner(flotillav1.FieldManager)); err != nil && !apierrors.IsNotFound(err) {
-			retErr = errors.Join(retErr, fmt.Errorf("patch App %s status: %w", req.NamespacedName, err))
-		}
+		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, before, app, before.Status, app.Status))
 	}()
 	list := &flotillav1.ClusterSyncList{}
-	if err := r.List(ctx, list, client.InNamespace(app.Namespace), client.MatchingLabels{flotillav1.LabelApp: app.Name}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(app.Namespace), client.MatchingFields{indexSyncApp: app.Name}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list ClusterSyncs of app %s: %w", app.Name, err)
 	}
 	agg := aggregateApp(list.Items)

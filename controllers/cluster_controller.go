@@ -10,7 +10,6 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
-	"github.com/fluxcd/pkg/runtime/patch"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -68,14 +67,10 @@ func (r *ClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		return ctrl.Result{}, nil
 	}
 	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithValues("cluster", c.Name))
-	patcher := patch.NewSerialPatcher(c, r.Client)
+	before := c.DeepCopy()
 	defer func() {
 		c.Status.ObservedGeneration = c.Generation
-		if err := patcher.Patch(ctx, c, patch.WithOwnedConditions{Conditions: []string{
-			meta.ReadyCondition, flotillav1.ReachableCondition,
-		}}, patch.WithFieldOwner(flotillav1.FieldManager)); err != nil && !apierrors.IsNotFound(err) {
-			retErr = errors.Join(retErr, fmt.Errorf("patch Cluster %s status: %w", req.NamespacedName, err))
-		}
+		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, before, c, before.Status, c.Status))
 	}()
 
 	if err := r.summariseApps(ctx, c); err != nil {
@@ -143,7 +138,7 @@ func (r *ClusterReconciler) heartbeat(ctx context.Context, c *flotillav1.Cluster
 // summariseApps counts the cluster's apps from its ClusterSyncs (hub only).
 func (r *ClusterReconciler) summariseApps(ctx context.Context, c *flotillav1.Cluster) error {
 	list := &flotillav1.ClusterSyncList{}
-	if err := r.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels{flotillav1.LabelCluster: c.Name}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingFields{indexSyncCluster: c.Name}); err != nil {
 		return fmt.Errorf("list ClusterSyncs of cluster %s: %w", c.Name, err)
 	}
 	agg := aggregateCluster(list.Items)

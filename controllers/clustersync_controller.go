@@ -9,7 +9,6 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
-	"github.com/fluxcd/pkg/runtime/patch"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -59,7 +58,7 @@ func (r *ClusterSyncReconciler) syncsOfCluster(ctx context.Context, obj client.O
 		return nil
 	}
 	list := &flotillav1.ClusterSyncList{}
-	if err := r.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels{flotillav1.LabelCluster: c.Name}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingFields{indexSyncCluster: c.Name}); err != nil {
 		return nil
 	}
 	var reqs []reconcile.Request
@@ -79,7 +78,7 @@ func (r *ClusterSyncReconciler) dependantsOf(ctx context.Context, obj client.Obj
 		return nil
 	}
 	list := &flotillav1.ClusterSyncList{}
-	if err := r.List(ctx, list, client.InNamespace(cs.Namespace), client.MatchingLabels{flotillav1.LabelCluster: cs.Spec.Cluster}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(cs.Namespace), client.MatchingFields{indexSyncCluster: cs.Spec.Cluster}); err != nil {
 		return nil
 	}
 	var reqs []reconcile.Request
@@ -105,14 +104,10 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return r.finalize(ctx, cs)
 	}
 
-	patcher := patch.NewSerialPatcher(cs, r.Client)
+	before := cs.DeepCopy()
 	defer func() {
 		cs.Status.ObservedGeneration = cs.Generation
-		if err := patcher.Patch(ctx, cs, patch.WithOwnedConditions{Conditions: []string{
-			meta.ReadyCondition, flotillav1.HealthyCondition, meta.ReconcilingCondition, meta.StalledCondition,
-		}}, patch.WithFieldOwner(flotillav1.FieldManager)); err != nil && !apierrors.IsNotFound(err) {
-			retErr = errors.Join(retErr, fmt.Errorf("patch ClusterSync %s status: %w", req.NamespacedName, err))
-		}
+		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, before, cs, before.Status, cs.Status))
 	}()
 
 	repo := types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]}
@@ -280,9 +275,8 @@ func (r *ClusterSyncReconciler) apply(ctx context.Context, cs *flotillav1.Cluste
 		r.Recorder.Event(cs, corev1.EventTypeNormal, "Applied", msg)
 		log.Info("applied", "revision", d.Revision, "changes", changeSummary(res))
 	}
-	conditions.MarkUnknown(cs, flotillav1.HealthyCondition, flotillav1.ReasonProgressing, "waiting for objects to become ready")
-	conditions.MarkUnknown(cs, meta.ReadyCondition, flotillav1.ReasonProgressing, "applied revision %s, waiting for readiness", d.Revision)
-	conditions.MarkReconciling(cs, flotillav1.ReasonProgressing, "waiting for readiness")
+	// checkHealth sets Ready and Healthy once, so a condition that stays
+	// True keeps its transition time across applies.
 	return r.checkHealth(ctx, cs, cl, d)
 }
 
@@ -315,6 +309,7 @@ func (r *ClusterSyncReconciler) checkHealth(ctx context.Context, cs *flotillav1.
 	}
 	conditions.MarkUnknown(cs, flotillav1.HealthyCondition, flotillav1.ReasonProgressing, "%s", msg)
 	conditions.MarkUnknown(cs, meta.ReadyCondition, flotillav1.ReasonProgressing, "waiting for readiness: %s", msg)
+	conditions.MarkReconciling(cs, flotillav1.ReasonProgressing, "waiting for readiness")
 	return ctrl.Result{RequeueAfter: r.Options.HealthPollInterval}, nil
 }
 

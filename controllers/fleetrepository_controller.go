@@ -11,7 +11,6 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
-	"github.com/fluxcd/pkg/runtime/patch"
 	"github.com/fluxcd/pkg/runtime/predicates"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -79,17 +78,13 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	patcher := patch.NewSerialPatcher(obj, r.Client)
+	before := obj.DeepCopy()
 	defer func() {
 		if v, ok := meta.ReconcileAnnotationValue(obj.GetAnnotations()); ok {
 			obj.Status.LastHandledReconcileAt = v
 		}
 		obj.Status.ObservedGeneration = obj.Generation
-		if err := patcher.Patch(ctx, obj, patch.WithOwnedConditions{Conditions: []string{
-			meta.ReadyCondition, meta.ReconcilingCondition, meta.StalledCondition,
-		}}, patch.WithFieldOwner(flotillav1.FieldManager)); err != nil {
-			retErr = errors.Join(retErr, fmt.Errorf("patch FleetRepository %s status: %w", req.NamespacedName, err))
-		}
+		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, before, obj, before.Status, obj.Status))
 	}()
 
 	interval := durationOr(obj.Spec.Interval, r.Options.DefaultInterval)

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -51,8 +53,8 @@ func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1
 	clusterNames := map[string]*flotillav1.Cluster{}
 	for _, c := range fl.Clusters {
 		clusterNames[c.Name] = c
-		errs = append(errs, r.upsertCluster(ctx, repo, c))
 	}
+	errs = append(errs, inParallel(len(fl.Clusters), func(i int) error { return r.upsertCluster(ctx, repo, fl.Clusters[i]) }))
 	existingClusters := &flotillav1.ClusterList{}
 	if err := r.List(ctx, existingClusters, ns, selector); err != nil {
 		return fmt.Errorf("list Clusters: %w", err)
@@ -69,8 +71,8 @@ func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1
 	appNames := map[string]bool{}
 	for _, a := range fl.Apps {
 		appNames[a.Name] = true
-		errs = append(errs, r.upsertApp(ctx, repo, a))
 	}
+	errs = append(errs, inParallel(len(fl.Apps), func(i int) error { return r.upsertApp(ctx, repo, fl.Apps[i]) }))
 	existingApps := &flotillav1.AppList{}
 	if err := r.List(ctx, existingApps, ns, selector); err != nil {
 		return fmt.Errorf("list Apps: %w", err)
@@ -99,16 +101,18 @@ func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1
 		return out
 	}
 	wanted := map[string]bool{}
+	var upserts []placement.Target
 	for _, t := range placed.Targets {
-		key := syncKey{Repo: client.ObjectKeyFromObject(repo), App: t.App, Cluster: t.Cluster}
-		name := syncName(t.App, t.Cluster)
-		wanted[name] = true
-		d := next[key]
-		if d == nil {
-			continue // render failed: leave the existing sync (if any) alone
+		wanted[syncName(t.App, t.Cluster)] = true
+		if next[syncKey{Repo: client.ObjectKeyFromObject(repo), App: t.App, Cluster: t.Cluster}] != nil {
+			upserts = append(upserts, t) // a failed render leaves the existing sync alone
 		}
-		errs = append(errs, r.upsertSync(ctx, repo, t.App, t.Cluster, d, depsOn(t.App, t.Cluster)))
 	}
+	errs = append(errs, inParallel(len(upserts), func(i int) error {
+		t := upserts[i]
+		d := next[syncKey{Repo: client.ObjectKeyFromObject(repo), App: t.App, Cluster: t.Cluster}]
+		return r.upsertSync(ctx, repo, t.App, t.Cluster, d, depsOn(t.App, t.Cluster))
+	}))
 	existingSyncs := &flotillav1.ClusterSyncList{}
 	if err := r.List(ctx, existingSyncs, ns, selector); err != nil {
 		return fmt.Errorf("list ClusterSyncs: %w", err)
@@ -151,6 +155,32 @@ func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1
 		return errCleanupPending
 	}
 	return nil
+}
+
+// mirrorConcurrency bounds the hub writes in flight while mirroring.
+const mirrorConcurrency = 16
+
+// inParallel runs fn for 0..n-1 with at most mirrorConcurrency at once and
+// joins every error (one failing object never stops the others).
+func inParallel(n int, fn func(i int) error) error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		g    errgroup.Group
+	)
+	g.SetLimit(mirrorConcurrency)
+	for i := range n {
+		g.Go(func() error {
+			if err := fn(i); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return errors.Join(errs...)
 }
 
 // errCleanupPending means hub objects are still being cleaned up: the

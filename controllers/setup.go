@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 
@@ -22,6 +23,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	fetcher, err := gitsource.NewFetcher(filepath.Join(opts.CacheDir, "git"))
 	if err != nil {
 		return fmt.Errorf("set up controllers: %w", err)
+	}
+	if err := setupIndexes(context.Background(), mgr); err != nil {
+		return err
 	}
 	store := newDesiredStore()
 	reach := newReachability(opts.ClusterBackoffBase, opts.ClusterBackoffMax)
