@@ -57,8 +57,8 @@ test: test-binaries vet ## Run vet and every test against real control planes.
 	go test -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: bench
-bench: test-binaries ## Run the benchmarks (results go in docs/benchmarks.md).
-	go test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./render/...
+bench: test-binaries ## Run the benchmarks one package at a time (results go in docs/benchmarks.md).
+	go test -p 1 -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./render/... ./test/bench/...
 
 ##@ Quality
 
