@@ -70,6 +70,10 @@ func (h *Health) Summary() string {
 // (unschedulable, image pull errors, crash loops). The controller can call
 // it on a requeue instead of blocking a worker in a wait.
 //
+// Kinds that have no status (ConfigMaps, Secrets, ServiceAccounts, RBAC)
+// are ready once stored, so they are not read at all: that saves a request
+// per object on every sync. One deleted by hand is found by drift checks.
+//
 // Errors are returned only when the cluster cannot be read; objects that
 // are missing are reported as NotFound in Health.
 func CheckHealth(ctx context.Context, cl ClusterClient, inventory []flotillav1.ObjectRef) (*Health, error) {
@@ -78,6 +82,9 @@ func CheckHealth(ctx context.Context, cl ClusterClient, inventory []flotillav1.O
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(DefaultConcurrency)
 	for _, ref := range inventory {
+		if readyWhenStored(ref) {
+			continue
+		}
 		g.Go(func() error {
 			oh, err := checkObject(gctx, cl, ref)
 			if err != nil || oh == nil {
@@ -132,4 +139,26 @@ func checkObject(ctx context.Context, cl ClusterClient, ref flotillav1.ObjectRef
 
 func sortObjectHealth(list []ObjectHealth) {
 	sort.Slice(list, func(i, j int) bool { return list[i].Object < list[j].Object })
+}
+
+// statuslessKinds are "group/Kind" of objects kstatus always reports
+// Current once they exist: they carry no status to wait for.
+var statuslessKinds = map[string]bool{
+	"/ConfigMap":                                   true,
+	"/Secret":                                      true,
+	"/ServiceAccount":                              true,
+	"rbac.authorization.k8s.io/Role":               true,
+	"rbac.authorization.k8s.io/RoleBinding":        true,
+	"rbac.authorization.k8s.io/ClusterRole":        true,
+	"rbac.authorization.k8s.io/ClusterRoleBinding": true,
+}
+
+// readyWhenStored reports whether an inventory entry is of a statusless
+// kind. IDs are "<namespace>_<name>_<group>_<kind>".
+func readyWhenStored(ref flotillav1.ObjectRef) bool {
+	parts := strings.Split(ref.ID, "_")
+	if len(parts) < 4 {
+		return false
+	}
+	return statuslessKinds[parts[len(parts)-2]+"/"+parts[len(parts)-1]]
 }

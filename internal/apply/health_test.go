@@ -81,7 +81,7 @@ func TestCheckHealthComputesOnceWithoutWaiting(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
-	inv := append(res.Inventory, flotillav1.ObjectRef{ID: ns + "_gone__ConfigMap", Version: "v1"})
+	inv := append(res.Inventory, flotillav1.ObjectRef{ID: ns + "_gone__Service", Version: "v1"})
 
 	start := time.Now()
 	h, err := CheckHealth(ctx, member, inv)
@@ -98,9 +98,19 @@ func TestCheckHealthComputesOnceWithoutWaiting(t *testing.T) {
 	for _, o := range h.NotReady {
 		objects = append(objects, o.Object+"="+o.Status)
 	}
-	want := "ConfigMap/" + ns + "/gone=NotFound,Deployment/" + ns + "/web=InProgress"
+	want := "Deployment/" + ns + "/web=InProgress,Service/" + ns + "/gone=NotFound"
 	if strings.Join(objects, ",") != want {
 		t.Errorf("NotReady = %v, want %s", objects, want)
+	}
+
+	// Statusless kinds are not read: ready once stored (drift checks find
+	// one deleted by hand), which saves a request per object per sync.
+	h, err = CheckHealth(ctx, member, []flotillav1.ObjectRef{
+		{ID: ns + "_never-created__ConfigMap", Version: "v1"},
+		{ID: ns + "_never-created_rbac.authorization.k8s.io_Role", Version: "v1"},
+	})
+	if err != nil || !h.Ready || h.Checked != 2 {
+		t.Fatalf("statusless kinds: Health = %+v, err %v; want ready without reading them", h, err)
 	}
 }
 
