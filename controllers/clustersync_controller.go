@@ -16,9 +16,11 @@ import (
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
@@ -47,6 +49,10 @@ func (r *ClusterSyncReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&flotillav1.ClusterSync{}).
 		Watches(&flotillav1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.syncsOfCluster)).
 		Watches(&flotillav1.ClusterSync{}, handler.EnqueueRequestsFromMapFunc(r.dependantsOf)).
+		// A changed driftInterval must take effect now, not at the next
+		// check planned with the old interval.
+		Watches(&flotillav1.FleetRepository{}, handler.EnqueueRequestsFromMapFunc(r.syncsOfRepository),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.SyncWorkers}).
 		Named("clustersync").
 		Complete(r)
@@ -68,6 +74,18 @@ func (r *ClusterSyncReconciler) syncsOfCluster(ctx context.Context, obj client.O
 		if conditions.GetReason(cs, meta.ReadyCondition) == flotillav1.ReasonClusterUnreachable {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(cs)})
 		}
+	}
+	return reqs
+}
+
+func (r *ClusterSyncReconciler) syncsOfRepository(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &flotillav1.ClusterSyncList{}
+	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingLabels{flotillav1.LabelRepository: obj.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 	}
 	return reqs
 }
@@ -179,7 +197,7 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	case !healthy:
 		return r.checkHealth(withPurpose(ctx, "health"), cs, cl, desired)
 	default:
-		return r.correctDrift(withPurpose(ctx, "drift"), cs, cl, desired, driftInterval)
+		return r.correctDrift(withPurpose(ctx, "drift"), cs, cl, desired)
 	}
 }
 
@@ -313,7 +331,7 @@ func (r *ClusterSyncReconciler) checkHealth(ctx context.Context, cs *flotillav1.
 	return ctrl.Result{RequeueAfter: r.Options.HealthPollInterval}, nil
 }
 
-func (r *ClusterSyncReconciler) correctDrift(ctx context.Context, cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired, interval time.Duration) (ctrl.Result, error) {
+func (r *ClusterSyncReconciler) correctDrift(ctx context.Context, cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired) (ctrl.Result, error) {
 	drifted, err := apply.CorrectDrift(ctx, cl, r.request(cs, d))
 	if err != nil {
 		if result, ok := r.clusterFailed(cs, err); ok {
@@ -332,11 +350,11 @@ func (r *ClusterSyncReconciler) correctDrift(ctx context.Context, cs *flotillav1
 		msg := fmt.Sprintf("restored %d object(s) changed on the cluster: %s", len(drifted), strings.Join(drifted, ", "))
 		r.Recorder.Event(cs, corev1.EventTypeWarning, flotillav1.ReasonDriftCorrected, msg)
 		ctrl.LoggerFrom(ctx).Info("drift corrected", "objects", drifted)
-		// A corrected object may need to become ready again.
-		return r.checkHealth(ctx, cs, cl, d)
 	}
-	markSynced(cs, d)
-	return ctrl.Result{RequeueAfter: interval}, nil
+	// Health is re-checked with drift, so a workload that broke on the
+	// cluster (or a corrected object not ready yet) is reported within
+	// driftInterval instead of staying Healthy from the last apply.
+	return r.checkHealth(withPurpose(ctx, "health"), cs, cl, d)
 }
 
 // markSynced records that the cluster runs the desired state and it is

@@ -87,7 +87,7 @@ func TestKwokStages(t *testing.T) {
 		}
 		names = append(names, obj.Metadata.Name)
 	}
-	want := "node-initialize,pod-complete,pod-delete,pod-ready"
+	want := "node-heartbeat-with-lease,node-initialize,pod-complete,pod-delete,pod-ready"
 	if got := strings.Join(names, ","); got != want {
 		t.Errorf("stages = %s, want %s", got, want)
 	}

@@ -105,6 +105,10 @@ func (w *workloads) startProcesses() error {
 			"--manage-nodes-with-annotation-selector=" + KwokNodeAnnotation + "=fake",
 			"--cidr=10.0.0.1/24",
 			"--node-ip=10.0.0.1",
+			// Renew node leases (as kwokctl does): without them the node
+			// lifecycle controller marks the nodes NotReady after its grace
+			// period and every pod becomes unready for good.
+			"--node-lease-duration-seconds=40",
 			"--config=" + stagesPath,
 		}},
 	}

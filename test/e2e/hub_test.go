@@ -405,6 +405,47 @@ func TestHubSyncsFleet(t *testing.T) {
 		}
 	})
 
+	t.Run("a workload that breaks on a cluster is reported unhealthy without a new commit", func(t *testing.T) {
+		// Drift checks are off (1h) since the previous step; set them back so
+		// health is re-checked with them.
+		fr := &flotillav1.FleetRepository{}
+		if err := e.hubCl.Get(ctx, types.NamespacedName{Namespace: fleetNamespace, Name: "factories"}, fr); err != nil {
+			t.Fatal(err)
+		}
+		fr.Spec.DriftInterval = &metav1.Duration{Duration: 3 * time.Second}
+		if err := e.hubCl.Update(ctx, fr); err != nil {
+			t.Fatal(err)
+		}
+		central := e.member("central")
+		taint := corev1.Taint{Key: "flotilla.dev/test", Value: "broken", Effect: corev1.TaintEffectNoExecute}
+		setTaints := func(taints []corev1.Taint) {
+			node := &corev1.Node{}
+			if err := central.Get(ctx, types.NamespacedName{Name: "node-1"}, node); err != nil {
+				t.Fatal(err)
+			}
+			node.Spec.Taints = taints
+			if err := central.Update(ctx, node); err != nil {
+				t.Fatal(err)
+			}
+		}
+		setTaints([]corev1.Taint{taint}) // evicts the agent's pod; no node can take it
+		eventually(t, 45*time.Second, "monitoring on central reported not ready", func() error {
+			s, err := e.syncs(ctx)
+			if err != nil {
+				return err
+			}
+			got := condition(s["monitoring.central"].Status.Conditions, meta.ReadyCondition)
+			if strings.HasPrefix(got, "True/") || !strings.Contains(got, "Deployment/monitoring/agent") {
+				return fmt.Errorf("monitoring.central Ready = %s", got)
+			}
+			return nil
+		})
+		setTaints(nil)
+		eventually(t, 45*time.Second, "monitoring on central healthy again", func() error {
+			return e.expectReady(ctx, "monitoring.central")
+		})
+	})
+
 	t.Run("removing a cluster file leaves its objects unless pruneOnRemoval is set", func(t *testing.T) {
 		e.work.WriteFile("clusters/factory-b.yaml", []byte(strings.ReplaceAll(
 			readFile(t, "testdata/fleet/clusters/factory-b.yaml"), "spec:\n", "spec:\n  pruneOnRemoval: true\n")))
