@@ -7,6 +7,7 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -19,6 +20,8 @@ import (
 // selected, synced and healthy, and the failing clusters with their reasons.
 type AppReconciler struct {
 	client.Client
+	// Summaries limits how often one App is re-aggregated.
+	Summaries *debounce
 }
 
 // SetupWithManager registers the reconciler.
@@ -40,7 +43,13 @@ func (r *AppReconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *AppReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	app := &flotillav1.App{}
 	if err := r.Get(ctx, req.NamespacedName, app); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Summaries.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if wait := r.Summaries.wait(req.NamespacedName); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	before := app.DeepCopy()
 	defer func() {
@@ -48,7 +57,8 @@ func (r *AppReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, before, app, before.Status, app.Status))
 	}()
 	list := &flotillav1.ClusterSyncList{}
-	if err := r.List(ctx, list, client.InNamespace(app.Namespace), client.MatchingFields{indexSyncApp: app.Name}); err != nil {
+	// Read-only: the aggregation never changes the cached objects.
+	if err := r.List(ctx, list, client.InNamespace(app.Namespace), client.MatchingFields{indexSyncApp: app.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list ClusterSyncs of app %s: %w", app.Name, err)
 	}
 	agg := aggregateApp(list.Items)

@@ -32,6 +32,8 @@ type ClusterReconciler struct {
 	Clients  *clusterClients
 	Reach    *reachability
 	Options  Options
+	// Summaries limits how often one Cluster's app summary is recomputed.
+	Summaries *debounce
 
 	states clusterStates
 }
@@ -59,6 +61,7 @@ func (r *ClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	if err := r.Get(ctx, req.NamespacedName, c); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.states.set(memberKey(req.Namespace, req.Name), "")
+			r.Summaries.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -73,9 +76,17 @@ func (r *ClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, before, c, before.Status, c.Status))
 	}()
 
-	if err := r.summariseApps(ctx, c); err != nil {
-		return ctrl.Result{}, err
+	summaryWait := r.Summaries.wait(req.NamespacedName)
+	if summaryWait == 0 {
+		if err := r.summariseApps(ctx, c); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
+	defer func() {
+		if summaryWait > 0 && retErr == nil && (result.RequeueAfter == 0 || result.RequeueAfter > summaryWait) {
+			result.RequeueAfter = summaryWait
+		}
+	}()
 
 	if c.Spec.Access.Mode == flotillav1.AccessPull {
 		conditions.MarkUnknown(c, flotillav1.ReachableCondition, flotillav1.ReasonPullMode, "the cluster syncs itself through its agent")
@@ -138,7 +149,7 @@ func (r *ClusterReconciler) heartbeat(ctx context.Context, c *flotillav1.Cluster
 // summariseApps counts the cluster's apps from its ClusterSyncs (hub only).
 func (r *ClusterReconciler) summariseApps(ctx context.Context, c *flotillav1.Cluster) error {
 	list := &flotillav1.ClusterSyncList{}
-	if err := r.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingFields{indexSyncCluster: c.Name}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingFields{indexSyncCluster: c.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("list ClusterSyncs of cluster %s: %w", c.Name, err)
 	}
 	agg := aggregateCluster(list.Items)

@@ -64,7 +64,7 @@ func (r *ClusterSyncReconciler) syncsOfCluster(ctx context.Context, obj client.O
 		return nil
 	}
 	list := &flotillav1.ClusterSyncList{}
-	if err := r.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingFields{indexSyncCluster: c.Name}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingFields{indexSyncCluster: c.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	var reqs []reconcile.Request
@@ -80,7 +80,7 @@ func (r *ClusterSyncReconciler) syncsOfCluster(ctx context.Context, obj client.O
 
 func (r *ClusterSyncReconciler) syncsOfRepository(ctx context.Context, obj client.Object) []reconcile.Request {
 	list := &flotillav1.ClusterSyncList{}
-	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingLabels{flotillav1.LabelRepository: obj.GetName()}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingLabels{flotillav1.LabelRepository: obj.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))
@@ -96,7 +96,7 @@ func (r *ClusterSyncReconciler) dependantsOf(ctx context.Context, obj client.Obj
 		return nil
 	}
 	list := &flotillav1.ClusterSyncList{}
-	if err := r.List(ctx, list, client.InNamespace(cs.Namespace), client.MatchingFields{indexSyncCluster: cs.Spec.Cluster}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(cs.Namespace), client.MatchingFields{indexSyncCluster: cs.Spec.Cluster}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	var reqs []reconcile.Request

@@ -253,7 +253,7 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 // running returns, per app, the clusters it is synced to now.
 func (r *FleetRepositoryReconciler) running(ctx context.Context, obj *flotillav1.FleetRepository) (map[string][]string, error) {
 	list := &flotillav1.ClusterSyncList{}
-	if err := r.List(ctx, list, client.InNamespace(obj.Namespace), client.MatchingLabels(repoLabels(obj))); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(obj.Namespace), client.MatchingLabels(repoLabels(obj)), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list ClusterSyncs of %s: %w", client.ObjectKeyFromObject(obj), err)
 	}
 	running := map[string][]string{}

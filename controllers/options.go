@@ -25,6 +25,9 @@ type Options struct {
 	// HealthPollInterval is how often a sync waiting for readiness is
 	// re-checked.
 	HealthPollInterval time.Duration
+	// SummaryInterval is the least time between two recomputations of one
+	// App's or Cluster's summary of its ClusterSyncs.
+	SummaryInterval time.Duration
 	// StatusTick is how often repositories are checked for a status
 	// commit (each commits at most once per its statusInterval).
 	StatusTick time.Duration
@@ -46,6 +49,7 @@ func (o Options) withDefaults() Options {
 	def(&o.ClusterBackoffMax, 2*time.Minute)
 	def(&o.ClusterTimeout, 15*time.Second)
 	def(&o.HealthPollInterval, 2*time.Second)
+	def(&o.SummaryInterval, time.Second)
 	if o.SyncWorkers <= 0 {
 		o.SyncWorkers = 16
 	}

@@ -64,16 +64,17 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("set up ClusterSync controller: %w", err)
 	}
 	clusters := &ClusterReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: recorder,
-		Clients:  clients,
-		Reach:    reach,
-		Options:  opts,
+		Client:    mgr.GetClient(),
+		Recorder:  recorder,
+		Clients:   clients,
+		Reach:     reach,
+		Options:   opts,
+		Summaries: newDebounce(opts.SummaryInterval),
 	}
 	if err := clusters.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Cluster controller: %w", err)
 	}
-	if err := (&AppReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+	if err := (&AppReconciler{Client: mgr.GetClient(), Summaries: newDebounce(opts.SummaryInterval)}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up App controller: %w", err)
 	}
 	writer := &StatusWriter{

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 )
 
 func TestReachabilityBacksOffExponentiallyAndRecovers(t *testing.T) {
@@ -57,5 +59,26 @@ func TestLimiterBoundsConcurrencyPerCluster(t *testing.T) {
 	r1()
 	if _, ok := l.acquire("a"); !ok {
 		t.Fatal("a released slot must be reusable")
+	}
+}
+
+func TestDebounceRunsAtMostOncePerWindowAndNeverDropsTheLastRun(t *testing.T) {
+	now := time.Unix(100, 0)
+	d := newDebounce(time.Second)
+	d.now = func() time.Time { return now }
+	key := types.NamespacedName{Namespace: "fleet", Name: "web"}
+	if w := d.wait(key); w != 0 {
+		t.Fatalf("first run must go at once, got wait %v", w)
+	}
+	now = now.Add(300 * time.Millisecond)
+	if w := d.wait(key); w != 700*time.Millisecond {
+		t.Fatalf("a run inside the window must wait for its end, got %v", w)
+	}
+	if w := d.wait(types.NamespacedName{Namespace: "fleet", Name: "db"}); w != 0 {
+		t.Fatalf("another object must not wait, got %v", w)
+	}
+	now = now.Add(700 * time.Millisecond)
+	if w := d.wait(key); w != 0 {
+		t.Fatalf("the run at the window's end must go, got %v", w)
 	}
 }
