@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
+	"github.com/flotilla-gitops/flotilla/fleet"
 	"github.com/flotilla-gitops/flotilla/internal/clusterclient"
 )
 
@@ -37,16 +38,8 @@ func newClusterClients(reader client.Reader, opts clusterclient.Options, refresh
 
 // kubeconfigSource returns where a cluster's kubeconfig lives on the hub.
 func kubeconfigSource(c *flotillav1.Cluster) clusterclient.KubeconfigSource {
-	src := clusterclient.KubeconfigSource{Namespace: c.Namespace, Name: c.Name + "-kubeconfig", Key: "value"}
-	if ref := c.Spec.Access.KubeconfigSecretRef; ref != nil {
-		if ref.Name != "" {
-			src.Name = ref.Name
-		}
-		if ref.Key != "" {
-			src.Key = ref.Key
-		}
-	}
-	return src
+	ref := fleet.KubeconfigRef(c)
+	return clusterclient.KubeconfigSource{Namespace: c.Namespace, Name: ref.Name, Key: ref.Key}
 }
 
 // get returns the client for a cluster; force re-reads the Secret.

@@ -60,6 +60,22 @@ func DefaultCluster(c *flotillav1.Cluster) {
 	}
 }
 
+// KubeconfigRef returns where the hub reads a cluster's kubeconfig: the
+// cluster file's kubeconfigSecretRef with its defaults filled in, else the
+// Secret "<cluster>-kubeconfig", key "value".
+func KubeconfigRef(c *flotillav1.Cluster) flotillav1.SecretKeyRef {
+	ref := flotillav1.SecretKeyRef{Name: c.Name + KubeconfigSecretSuffix, Key: DefaultKubeconfigKey}
+	if r := c.Spec.Access.KubeconfigSecretRef; r != nil {
+		if r.Name != "" {
+			ref.Name = r.Name
+		}
+		if r.Key != "" {
+			ref.Key = r.Key
+		}
+	}
+	return ref
+}
+
 // DefaultApp fills the defaults of an app in place: base path "base",
 // overlay paths "overlays/<name>", workload kind Deployment, spread
 // maxPerValue 1, health timeout 5m and prune true.

@@ -48,7 +48,7 @@ func (d *Demo) setUpHub(ctx context.Context) error {
 		},
 	}
 	for _, name := range d.names {
-		ref := kubeconfigRef(d.fleet.Cluster(name))
+		ref := fleet.KubeconfigRef(d.fleet.Cluster(name))
 		objs = append(objs, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: ref.Name, Namespace: ns},
 			Data:       map[string][]byte{ref.Key: d.members[name].Kubeconfig()},
@@ -73,21 +73,6 @@ func (d *Demo) setUpHub(ctx context.Context) error {
 	d.progress.ok("hub: CRDs installed; namespace %s with the Git credentials, %s and FleetRepository %s (%s)",
 		ns, plural(len(d.names), "kubeconfig Secret"), d.repoName, since(start))
 	return nil
-}
-
-// kubeconfigRef returns the Secret and key the hub reads a cluster's
-// kubeconfig from: the cluster file's, else "<name>-kubeconfig", key "value".
-func kubeconfigRef(c *flotillav1.Cluster) flotillav1.SecretKeyRef {
-	ref := flotillav1.SecretKeyRef{Name: c.Name + fleet.KubeconfigSecretSuffix, Key: fleet.DefaultKubeconfigKey}
-	if r := c.Spec.Access.KubeconfigSecretRef; r != nil {
-		if r.Name != "" {
-			ref.Name = r.Name
-		}
-		if r.Key != "" {
-			ref.Key = r.Key
-		}
-	}
-	return ref
 }
 
 // writeCRDs writes the embedded CustomResourceDefinitions into dir.
