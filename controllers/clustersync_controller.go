@@ -268,6 +268,11 @@ func (r *ClusterSyncReconciler) apply(ctx context.Context, cs *flotillav1.Cluste
 	start := time.Now()
 	res, err := apply.Sync(ctx, cl, r.request(cs, d))
 	if err != nil {
+		// A partial apply may have created objects: keep them in the
+		// inventory so a later prune can still find them.
+		if res != nil && len(res.Inventory) > 0 {
+			cs.Status.Inventory = res.Inventory
+		}
 		syncDuration.WithLabelValues("error").Observe(time.Since(start).Seconds())
 		if result, ok := r.clusterFailed(cs, err); ok {
 			return result, nil
@@ -299,7 +304,7 @@ func (r *ClusterSyncReconciler) apply(ctx context.Context, cs *flotillav1.Cluste
 }
 
 func (r *ClusterSyncReconciler) checkHealth(ctx context.Context, cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired) (ctrl.Result, error) {
-	health, err := apply.CheckHealth(ctx, cl, cs.Status.Inventory)
+	health, err := apply.CheckHealth(ctx, cl, cs.Status.Inventory, apply.ReadyWhenStored(d.Objects))
 	if err != nil {
 		if result, ok := r.clusterFailed(cs, err); ok {
 			return result, nil

@@ -76,13 +76,17 @@ func (h *Health) Summary() string {
 //
 // Errors are returned only when the cluster cannot be read; objects that
 // are missing are reported as NotFound in Health.
-func CheckHealth(ctx context.Context, cl ClusterClient, inventory []flotillav1.ObjectRef) (*Health, error) {
+func CheckHealth(ctx context.Context, cl ClusterClient, inventory []flotillav1.ObjectRef, opts ...HealthOption) (*Health, error) {
+	var o healthOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	h := &Health{Checked: len(inventory)}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(DefaultConcurrency)
 	for _, ref := range inventory {
-		if readyWhenStored(ref) {
+		if readyWhenStored(ref) || o.ready[ref.ID] {
 			continue
 		}
 		g.Go(func() error {
@@ -161,4 +165,32 @@ func readyWhenStored(ref flotillav1.ObjectRef) bool {
 		return false
 	}
 	return statuslessKinds[parts[len(parts)-2]+"/"+parts[len(parts)-1]]
+}
+
+// HealthOption tunes CheckHealth.
+type HealthOption func(*healthOptions)
+
+type healthOptions struct {
+	ready map[string]bool
+}
+
+// ReadyWhenStored tells CheckHealth which of the desired objects are ready
+// as soon as they exist, beyond the statusless kinds: Services that are not
+// of type LoadBalancer (kstatus waits only for a load balancer's address).
+// They are not read, which saves a request per Service on every sync.
+func ReadyWhenStored(desired []*unstructured.Unstructured) HealthOption {
+	return func(o *healthOptions) {
+		for _, obj := range desired {
+			if obj.GetAPIVersion() != "v1" || obj.GetKind() != "Service" {
+				continue
+			}
+			if typ, _, _ := unstructured.NestedString(obj.Object, "spec", "type"); typ == "LoadBalancer" {
+				continue
+			}
+			if o.ready == nil {
+				o.ready = map[string]bool{}
+			}
+			o.ready[ObjectRefFor(obj).ID] = true
+		}
+	}
 }

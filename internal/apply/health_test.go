@@ -2,6 +2,7 @@ package apply
 
 import (
 	"errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +172,28 @@ func TestHealthSummary(t *testing.T) {
 	}
 	if got := (&Health{Ready: true, Checked: 5}).Summary(); got != "all 5 objects ready" {
 		t.Errorf("ready Summary = %q", got)
+	}
+}
+
+func TestReadyWhenStoredSkipsOnlyNonLoadBalancerServices(t *testing.T) {
+	ctx := testCtx(t)
+	ns := uniqueName("svc")
+	svc := func(name, typ string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Service",
+			"metadata": map[string]any{"name": name, "namespace": ns},
+			"spec":     map[string]any{"type": typ},
+		}}
+		return u
+	}
+	headless, lb := svc("headless", "ClusterIP"), svc("public", "LoadBalancer")
+	// Neither exists on the cluster: only the LoadBalancer one is read.
+	inv := []flotillav1.ObjectRef{ObjectRefFor(headless), ObjectRefFor(lb)}
+	h, err := CheckHealth(ctx, member, inv, ReadyWhenStored([]*unstructured.Unstructured{headless, lb}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.NotReady) != 1 || h.NotReady[0].Object != "Service/"+ns+"/public" || h.NotReady[0].Status != "NotFound" {
+		t.Fatalf("NotReady = %+v, want only the LoadBalancer Service, not found", h.NotReady)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/fluxcd/pkg/ssa/utils"
 	corev1 "k8s.io/api/core/v1"
@@ -91,9 +93,16 @@ func ensureNamespace(ctx context.Context, cl ClusterClient, name string) (bool, 
 	if name == "" {
 		return false, nil
 	}
+	if namespaceKnown(cl.Name(), name) {
+		return false, nil
+	}
 	exists, err := namespaceExists(ctx, cl, name)
-	if err != nil || exists {
+	if err != nil {
 		return false, err
+	}
+	if exists {
+		rememberNamespace(cl.Name(), name)
+		return false, nil
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if err := cl.Client().Create(ctx, ns); err != nil {
@@ -102,7 +111,30 @@ func ensureNamespace(ctx context.Context, cl ClusterClient, name string) (bool, 
 		}
 		return false, &ObjectError{Object: "Namespace/" + name, Cluster: cl.Name(), Op: "create", Err: err}
 	}
+	rememberNamespace(cl.Name(), name)
 	return true, nil
+}
+
+// namespaceMemory is how long a namespace seen on a cluster is trusted to
+// still exist without asking again. A failed apply forgets it at once.
+const namespaceMemory = 10 * time.Minute
+
+// knownNamespaces maps "<cluster>\x00<namespace>" to when it was last seen.
+var knownNamespaces sync.Map
+
+func namespaceKnown(cluster, ns string) bool {
+	v, ok := knownNamespaces.Load(cluster + "\x00" + ns)
+	return ok && time.Since(v.(time.Time)) < namespaceMemory
+}
+
+func rememberNamespace(cluster, ns string) {
+	knownNamespaces.Store(cluster+"\x00"+ns, time.Now())
+}
+
+// forgetNamespace makes the next sync check the namespace again (after a
+// failed apply: someone may have deleted it).
+func forgetNamespace(cluster, ns string) {
+	knownNamespaces.Delete(cluster + "\x00" + ns)
 }
 
 func namespaceExists(ctx context.Context, cl ClusterClient, name string) (bool, error) {

@@ -55,6 +55,7 @@ func Sync(ctx context.Context, cl ClusterClient, req Request) (*Result, error) {
 	}
 	applied := inventoryFromChangeSet(cs)
 	if err != nil {
+		forgetNamespace(cl.Name(), req.Namespace)
 		// Keep everything that may exist with our labels in the inventory.
 		res.Inventory = mergeInventories(res.Inventory, applied)
 		return res, wrapObjectError(cl.Name(), objects, err)
