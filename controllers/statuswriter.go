@@ -117,7 +117,7 @@ func (s *StatusWriter) WriteOnce(ctx context.Context, repo *flotillav1.FleetRepo
 		return fmt.Errorf("list ClusterSyncs of %s: %w", key, err)
 	}
 	report := statusreport.Build(repo, clusters.Items, syncs.Items)
-	files, err := statusreport.Files(report, slices.Collect(maps.Keys(st.lastFiles)))
+	files, err := statusreport.Files(report)
 	if err != nil {
 		return err
 	}
@@ -130,12 +130,7 @@ func (s *StatusWriter) WriteOnce(ctx context.Context, repo *flotillav1.FleetRepo
 		return fmt.Errorf("write status of %s: %w", key, err)
 	}
 	st.lastWrite = s.now()
-	st.lastFiles = map[string][]byte{}
-	for p, b := range files {
-		if b != nil {
-			st.lastFiles[p] = b
-		}
-	}
+	st.lastFiles = files
 	if committed {
 		ctrl.LoggerFrom(ctx).V(1).Info("status committed", "repository", key, "branch", repo.Spec.StatusBranch)
 	}
@@ -189,7 +184,12 @@ func (s *StatusWriter) state(ctx context.Context, repo *flotillav1.FleetReposito
 	if st != nil && st.writerKey == sum {
 		return st, nil
 	}
-	w, err := statusbranch.NewWriter(statusbranch.Options{URL: repo.Spec.URL, Branch: branch, Auth: auth, Author: author})
+	w, err := statusbranch.NewWriter(statusbranch.Options{
+		URL: repo.Spec.URL, Branch: branch, Auth: auth, Author: author,
+		// status/ holds exactly the fleet's clusters: files of clusters that
+		// left go, even those written before a restart.
+		OwnedDir: statusreport.StatusDir,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("FleetRepository %s status write-back: %w", key, err)
 	}

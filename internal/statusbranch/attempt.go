@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
@@ -84,6 +85,13 @@ func (w *Writer) attempt(ctx context.Context, files map[string][]byte, message s
 		}
 		if err := flatten(st, pt, "", tree); err != nil {
 			return false, "", err
+		}
+	}
+	if dir := strings.Trim(w.opts.OwnedDir, "/"); dir != "" {
+		for p := range tree {
+			if _, named := files[p]; !named && strings.HasPrefix(p, dir+"/") {
+				delete(tree, p)
+			}
 		}
 	}
 	for p, content := range files {

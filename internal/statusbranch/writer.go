@@ -54,6 +54,11 @@ type Options struct {
 	// Backoff is the first wait between attempts; it doubles each time, up
 	// to 10s, with jitter.
 	Backoff time.Duration
+	// OwnedDir, when set (for example "status"), is a folder this writer
+	// owns: every file in it that a Write does not name is removed, so the
+	// files of clusters that left the fleet go even after a restart. Files
+	// outside it are kept as usual.
+	OwnedDir string
 }
 
 // Writer commits status files to a branch of the fleet repository. The

@@ -291,3 +291,36 @@ func TestConcurrentWritersLoseNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestOwnedDirRemovesFilesNotWrittenAgain(t *testing.T) {
+	srv, url, _ := newServer(t)
+	ctx := context.Background()
+	// A first writer (a controller before a restart) writes two sites.
+	first := newWriter(t, url)
+	if _, err := first.Write(ctx, map[string][]byte{
+		"status/site-a.yaml": []byte("a\n"),
+		"status/site-b.yaml": []byte("b\n"),
+		"STATUS.md":          []byte("two sites\n"),
+	}, "two sites"); err != nil {
+		t.Fatal(err)
+	}
+	// A new writer owning status/ writes only site-a: site-b left the fleet.
+	owner := newWriter(t, url, func(o *statusbranch.Options) { o.OwnedDir = "status" })
+	committed, err := owner.Write(ctx, map[string][]byte{
+		"status/site-a.yaml": []byte("a2\n"),
+		"STATUS.md":          []byte("one site\n"),
+	}, "one site")
+	if err != nil || !committed {
+		t.Fatalf("write: committed=%v err=%v", committed, err)
+	}
+	dir := clone(t, srv, statusbranch.DefaultBranch)
+	if _, err := os.Stat(filepath.Join(dir, "status/site-b.yaml")); !os.IsNotExist(err) {
+		t.Fatalf("status/site-b.yaml must be removed, stat err %v", err)
+	}
+	if got := readFile(t, dir, "status/site-a.yaml"); got != "a2\n" {
+		t.Fatalf("status/site-a.yaml = %q", got)
+	}
+	if got := readFile(t, dir, "STATUS.md"); got != "one site\n" {
+		t.Fatalf("STATUS.md = %q", got)
+	}
+}

@@ -19,8 +19,9 @@ const SummaryFile = "STATUS.md"
 // Files renders the report as the status branch holds it: one
 // status/<cluster>.yaml per cluster and STATUS.md. The content depends on
 // the fleet's state only (no "now"), so an unchanged fleet writes nothing.
-// Clusters that left the fleet get a nil entry, which removes their file.
-func Files(r Report, previous []string) (map[string][]byte, error) {
+// The writer owns the status/ folder, so the files of clusters that left
+// the fleet are removed when the next files are written.
+func Files(r Report) (map[string][]byte, error) {
 	files := map[string][]byte{}
 	for _, c := range r.Clusters {
 		b, err := yaml.Marshal(c)
@@ -28,11 +29,6 @@ func Files(r Report, previous []string) (map[string][]byte, error) {
 			return nil, fmt.Errorf("encode status of cluster %s: %w", c.Cluster, err)
 		}
 		files[path.Join(StatusDir, c.Cluster+".yaml")] = b
-	}
-	for _, p := range previous {
-		if _, ok := files[p]; !ok && strings.HasPrefix(p, StatusDir+"/") {
-			files[p] = nil
-		}
 	}
 	files[SummaryFile] = Markdown(r)
 	return files, nil

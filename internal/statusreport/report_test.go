@@ -56,12 +56,12 @@ func TestBuildFilesAndTable(t *testing.T) {
 		t.Fatal("a reachable cluster must not record its heartbeat (it would change every interval)")
 	}
 
-	files, err := Files(r, []string{"status/factory-a.yaml", "status/old-site.yaml"})
+	files, err := Files(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := files["status/old-site.yaml"]; !ok || files["status/old-site.yaml"] != nil {
-		t.Fatal("a cluster that left the fleet must have its file removed (nil entry)")
+	if len(files) != 3 || files["status/factory-a.yaml"] == nil || files["status/factory-b.yaml"] == nil {
+		t.Fatalf("want one file per cluster and STATUS.md, got %d files", len(files))
 	}
 	md := string(files[SummaryFile])
 	for _, want := range []string{"| factory-a | yes | main@0123456 | failed | ready |", "| factory-b | **STALE** | main@aaaaaaa | – | offline |", "last seen 2026-11-25 10:00:00 UTC", "**db** on **factory-a**: HealthCheckFailed"} {
@@ -69,12 +69,11 @@ func TestBuildFilesAndTable(t *testing.T) {
 			t.Errorf("STATUS.md lacks %q:\n%s", want, md)
 		}
 	}
-	again, _ := Files(Build(repo, clusters, syncs), nil)
+	again, _ := Files(Build(repo, clusters, syncs))
 	if !bytes.Equal(again[SummaryFile], files[SummaryFile]) || !bytes.Equal(again["status/factory-a.yaml"], files["status/factory-a.yaml"]) {
 		t.Fatal("the same fleet must give the same files")
 	}
 
-	delete(files, "status/old-site.yaml")
 	parsed, err := ParseFiles(files)
 	if err != nil {
 		t.Fatal(err)

@@ -132,6 +132,31 @@ func TestStatusBranchWebhookAndStatusCommand(t *testing.T) {
 			t.Fatalf("site-a row = %q", row)
 		}
 	})
+
+	t.Run("a cluster removed from the fleet disappears from the status branch", func(t *testing.T) {
+		e.work.Remove("clusters/site-b.yaml")
+		head := e.work.CommitAndPush("site-b leaves the fleet")
+		body := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","after":%q}`, head))
+		mac := hmac.New(sha256.New, []byte("s3cret-token"))
+		mac.Write(body)
+		url := "http://" + hookAddr + "/hooks/" + fleetNamespace + "/factories"
+		if code := postHook(t, url, body, "sha256="+hex.EncodeToString(mac.Sum(nil))); code != http.StatusAccepted {
+			t.Fatalf("signed webhook answered %d, want 202", code)
+		}
+		eventually(t, 45*time.Second, "status/site-b.yaml removed", func() error {
+			files, err := e.statusBranch()
+			if err != nil {
+				return err
+			}
+			if _, ok := files["status/site-b.yaml"]; ok {
+				return fmt.Errorf("status/site-b.yaml still on the status branch")
+			}
+			if _, ok := files["status/site-a.yaml"]; !ok || strings.Contains(files["STATUS.md"], "site-b") {
+				return fmt.Errorf("want only site-a; STATUS.md:\n%s", files["STATUS.md"])
+			}
+			return nil
+		})
+	})
 }
 
 // statusBranch fetches the status branch into the work tree and returns
