@@ -231,7 +231,7 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 			Namespace:     res.Target.Namespace,
 			Objects:       res.Manifest.Objects,
 			Prune:         app.Spec.Prune == nil || *app.Spec.Prune,
-			HealthTimeout: durationOr(app.Spec.HealthTimeout, 5*time.Minute),
+			HealthTimeout: durationOr(app.Spec.HealthTimeout, fleet.DefaultHealthTimeout),
 		}
 	}
 	r.Store.replaceRepo(repoKey, next, keep)

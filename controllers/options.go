@@ -35,6 +35,10 @@ type Options struct {
 	AllowKubeconfigExec bool
 }
 
+// DefaultOptions returns the options every zero field defaults to; the
+// `flotilla controller` flags show the same values.
+func DefaultOptions() Options { return Options{}.withDefaults() }
+
 // withDefaults fills unset options.
 func (o Options) withDefaults() Options {
 	def := func(d *time.Duration, v time.Duration) {

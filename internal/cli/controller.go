@@ -4,12 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/flotilla-gitops/flotilla/controllers"
 	"github.com/flotilla-gitops/flotilla/internal/hub"
 )
 
@@ -46,6 +46,7 @@ placed on with server-side apply, prunes, corrects drift and reports status.`,
 		},
 	}
 	f := cmd.Flags()
+	def := controllers.DefaultOptions()
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the hub (default: in-cluster, then $KUBECONFIG)")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", ":8080", "address of the Prometheus metrics endpoint (0 disables)")
 	f.StringVar(&opts.HealthAddr, "health-addr", ":8081", "address of the /healthz and /readyz endpoints (0 disables)")
@@ -53,13 +54,13 @@ placed on with server-side apply, prunes, corrects drift and reports status.`,
 	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader so that only one replica reconciles")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: $POD_NAMESPACE)")
 	f.StringVar(&opts.Controllers.CacheDir, "cache-dir", defaultCacheDir(), "folder for the Git caches")
-	f.DurationVar(&opts.Controllers.DefaultInterval, "default-interval", time.Minute, "fetch interval of a FleetRepository that sets none")
-	f.DurationVar(&opts.Controllers.DefaultDriftInterval, "default-drift-interval", 10*time.Minute, "drift check interval of a FleetRepository that sets none")
-	f.DurationVar(&opts.Controllers.HeartbeatInterval, "heartbeat-interval", 30*time.Second, "how often each member cluster is probed")
-	f.DurationVar(&opts.Controllers.ClusterTimeout, "cluster-timeout", 15*time.Second, "timeout of every call to a member cluster")
-	f.DurationVar(&opts.Controllers.ClusterBackoffMax, "cluster-backoff-max", 2*time.Minute, "longest wait before retrying an unreachable cluster")
-	f.IntVar(&opts.Controllers.SyncWorkers, "sync-workers", 16, "ClusterSyncs processed at once across all clusters")
-	f.IntVar(&opts.Controllers.PerClusterConcurrency, "per-cluster-concurrency", 4, "ClusterSyncs processed at once on one cluster")
+	f.DurationVar(&opts.Controllers.DefaultInterval, "default-interval", def.DefaultInterval, "fetch interval of a FleetRepository that sets none")
+	f.DurationVar(&opts.Controllers.DefaultDriftInterval, "default-drift-interval", def.DefaultDriftInterval, "drift check interval of a FleetRepository that sets none")
+	f.DurationVar(&opts.Controllers.HeartbeatInterval, "heartbeat-interval", def.HeartbeatInterval, "how often each member cluster is probed")
+	f.DurationVar(&opts.Controllers.ClusterTimeout, "cluster-timeout", def.ClusterTimeout, "timeout of every call to a member cluster")
+	f.DurationVar(&opts.Controllers.ClusterBackoffMax, "cluster-backoff-max", def.ClusterBackoffMax, "longest wait before retrying an unreachable cluster")
+	f.IntVar(&opts.Controllers.SyncWorkers, "sync-workers", def.SyncWorkers, "ClusterSyncs processed at once across all clusters")
+	f.IntVar(&opts.Controllers.PerClusterConcurrency, "per-cluster-concurrency", def.PerClusterConcurrency, "ClusterSyncs processed at once on one cluster")
 	f.BoolVar(&opts.Controllers.AllowKubeconfigExec, "allow-kubeconfig-exec", false, "allow member kubeconfigs that run exec credential plugins")
 	logFlags := flag.NewFlagSet("log", flag.ContinueOnError)
 	zapOpts.BindFlags(logFlags)
