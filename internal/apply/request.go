@@ -67,6 +67,11 @@ type Request struct {
 	// Concurrency is how many objects are dry-run in parallel;
 	// DefaultConcurrency if zero.
 	Concurrency int
+	// LastApplied is Result.Applied of the last successful Sync of this
+	// app on this cluster made by this process, or nil. With it, objects
+	// unchanged since are not sent, and changed ones are applied without
+	// ssa's per-object read and dry-run (see directPlan for when).
+	LastApplied Applied
 }
 
 func (r *Request) applyTimeout() time.Duration {
@@ -149,6 +154,20 @@ type Result struct {
 	PruneSkipped []string
 	// Health is the readiness of the applied objects; nil unless Request.Wait.
 	Health *Health
+	// Applied is set when every object was applied: pass it as the next
+	// Request.LastApplied of the same app and cluster.
+	Applied Applied
+	// Direct is true when the objects were applied without ssa's read and
+	// dry-run, because LastApplied showed what changed.
+	Direct bool
+}
+
+// AppliedOrNil returns r.Applied, or nil for a nil Result.
+func (r *Result) AppliedOrNil() Applied {
+	if r == nil {
+		return nil
+	}
+	return r.Applied
 }
 
 // Changed reports whether the sync created, configured or deleted anything.

@@ -47,9 +47,19 @@ func Sync(ctx context.Context, cl ClusterClient, req Request) (*Result, error) {
 		return res, err
 	}
 
+	ids, hashes, err := hashObjects(objects)
+	if err != nil {
+		return res, &ValidationError{Field: "Objects", Message: err.Error()}
+	}
 	start := time.Now()
 	rm := newManager(cl, req.concurrency())
-	cs, err := rm.ApplyAllStaged(applyCtx, objects, applyOptions(&req))
+	var cs *ssa.ChangeSet
+	if send, direct := directPlan(&req, objects, ids, hashes); direct {
+		res.Direct = true
+		cs, err = applyDirect(applyCtx, cl, objects, send, req.concurrency())
+	} else {
+		cs, err = rm.ApplyAllStaged(applyCtx, objects, applyOptions(&req))
+	}
 	if cs != nil {
 		res.ChangeSet = cs
 	}
@@ -61,7 +71,8 @@ func Sync(ctx context.Context, cl ClusterClient, req Request) (*Result, error) {
 		return res, wrapObjectError(cl.Name(), objects, err)
 	}
 	res.Inventory = applied
-	log.V(1).Info("applied", "objects", len(objects), "duration", time.Since(start).String())
+	res.Applied = hashes
+	log.V(1).Info("applied", "objects", len(objects), "direct", res.Direct, "duration", time.Since(start).String())
 
 	if req.Prune {
 		pr, err := prune(applyCtx, cl, &req, applied)
