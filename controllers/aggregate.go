@@ -12,14 +12,18 @@ import (
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 )
 
-// syncIsSynced reports whether a ClusterSync runs its desired digest.
-func syncIsSynced(cs *flotillav1.ClusterSync) bool {
-	return cs.Spec.Digest != "" && cs.Status.AppliedDigest == cs.Spec.Digest
+// desiredOf looks up the desired state of a ClusterSync (nil: not rendered).
+type desiredOf func(cs *flotillav1.ClusterSync) *Desired
+
+// syncIsSynced reports whether a ClusterSync runs its desired state d.
+func syncIsSynced(cs *flotillav1.ClusterSync, d *Desired) bool {
+	return d != nil && d.Digest != "" && cs.Status.AppliedDigest == d.Digest
 }
 
-// syncIsReady reports whether a ClusterSync is synced, healthy and Ready.
-func syncIsReady(cs *flotillav1.ClusterSync) bool {
-	return syncIsSynced(cs) && conditions.IsTrue(cs, meta.ReadyCondition) &&
+// syncIsReady reports whether a ClusterSync runs its desired state d and is
+// healthy and Ready.
+func syncIsReady(cs *flotillav1.ClusterSync, d *Desired) bool {
+	return syncIsSynced(cs, d) && conditions.IsTrue(cs, meta.ReadyCondition) &&
 		conditions.GetObservedGeneration(cs, meta.ReadyCondition) == cs.Generation
 }
 
@@ -29,6 +33,10 @@ type AppAggregate struct {
 	Selected, Synced, Healthy int32
 	// Clusters are the selected cluster names, sorted.
 	Clusters []string
+	// Revision is the revision most of the app's desired states were
+	// rendered from: the latest one, unless most renders failed since ("" when
+	// this process has rendered none of it yet).
+	Revision string
 	// Failures are the clusters that are not Ready, sorted by name.
 	Failures []flotillav1.ClusterFailure
 	// Progressing is true when some cluster is still being synced without
@@ -36,10 +44,12 @@ type AppAggregate struct {
 	Progressing bool
 }
 
-// aggregateApp computes an app's aggregated status from its ClusterSyncs.
-// It is pure: the same syncs always give the same result.
-func aggregateApp(syncs []flotillav1.ClusterSync) AppAggregate {
+// aggregateApp computes an app's aggregated status from its ClusterSyncs
+// and their desired states. It is pure: the same inputs always give the
+// same result.
+func aggregateApp(syncs []flotillav1.ClusterSync, desired desiredOf) AppAggregate {
 	var agg AppAggregate
+	revisions := map[string]int{}
 	for i := range syncs {
 		cs := &syncs[i]
 		if !cs.DeletionTimestamp.IsZero() {
@@ -47,14 +57,18 @@ func aggregateApp(syncs []flotillav1.ClusterSync) AppAggregate {
 		}
 		agg.Selected++
 		agg.Clusters = append(agg.Clusters, cs.Spec.Cluster)
-		synced := syncIsSynced(cs)
+		d := desired(cs)
+		if d != nil {
+			revisions[d.Revision]++
+		}
+		synced := syncIsSynced(cs, d)
 		if synced {
 			agg.Synced++
 		}
 		if synced && conditions.IsTrue(cs, flotillav1.HealthyCondition) {
 			agg.Healthy++
 		}
-		if syncIsReady(cs) {
+		if syncIsReady(cs, d) {
 			continue
 		}
 		ready := conditions.Get(cs, meta.ReadyCondition)
@@ -67,6 +81,11 @@ func aggregateApp(syncs []flotillav1.ClusterSync) AppAggregate {
 			})
 		default:
 			agg.Progressing = true
+		}
+	}
+	for rev, n := range revisions {
+		if best := revisions[agg.Revision]; n > best || (n == best && rev > agg.Revision) {
+			agg.Revision = rev
 		}
 	}
 	sort.Strings(agg.Clusters)
@@ -94,35 +113,32 @@ func (a AppAggregate) readyMessage() string {
 }
 
 // ClusterAggregate is a cluster's app summary computed from its ClusterSyncs.
+//
+// It holds no revision on purpose: every commit would change it, and
+// recording it would cost a Cluster status write per cluster per commit.
+// The ClusterSyncs record each app's applied revision.
 type ClusterAggregate struct {
 	// Total and Ready count the apps placed on the cluster.
 	Total, Ready int32
-	// Revision is the revision every app on the cluster runs, or "" when
-	// they are not all synced to their desired revision.
-	Revision string
 }
 
-// aggregateCluster computes a cluster's app summary from its ClusterSyncs.
+// aggregateCluster computes a cluster's app summary from its ClusterSyncs'
+// own status: an app counts as ready when its last sync is Ready. It does
+// not compare with a newer render the sync has not picked up yet: that
+// would flip the summary (and write the Cluster twice) on every commit
+// whenever a summary happens to run in between. The App's synced count and
+// each ClusterSync's appliedRevision say how far a rollout has come.
 func aggregateCluster(syncs []flotillav1.ClusterSync) ClusterAggregate {
 	var agg ClusterAggregate
-	allSynced := true
-	revision := ""
 	for i := range syncs {
 		cs := &syncs[i]
 		if !cs.DeletionTimestamp.IsZero() {
 			continue
 		}
 		agg.Total++
-		if syncIsReady(cs) {
+		if conditions.IsTrue(cs, meta.ReadyCondition) && conditions.GetObservedGeneration(cs, meta.ReadyCondition) == cs.Generation {
 			agg.Ready++
 		}
-		if !syncIsSynced(cs) || (revision != "" && cs.Status.AppliedRevision != revision) {
-			allSynced = false
-		}
-		revision = cs.Status.AppliedRevision
-	}
-	if allSynced && agg.Total > 0 {
-		agg.Revision = revision
 	}
 	return agg
 }

@@ -14,7 +14,7 @@ import (
 func syncFixture(cluster string, synced bool, ready *metav1.ConditionStatus, reason string, healthy bool) flotillav1.ClusterSync {
 	cs := flotillav1.ClusterSync{
 		ObjectMeta: metav1.ObjectMeta{Name: "app." + cluster, Generation: 1},
-		Spec:       flotillav1.ClusterSyncSpec{App: "app", Cluster: cluster, Digest: "sha256:new", Revision: "main@sha1:new"},
+		Spec:       flotillav1.ClusterSyncSpec{App: "app", Cluster: cluster},
 	}
 	if synced {
 		cs.Status.AppliedDigest = "sha256:new"
@@ -37,6 +37,11 @@ func syncFixture(cluster string, synced bool, ready *metav1.ConditionStatus, rea
 }
 
 func status(s metav1.ConditionStatus) *metav1.ConditionStatus { return &s }
+
+// newRender is the desired state every fixture is compared with.
+func newRender(*flotillav1.ClusterSync) *Desired {
+	return &Desired{Revision: "main@sha1:new", Digest: "sha256:new"}
+}
 
 func TestAggregateApp(t *testing.T) {
 	tests := []struct {
@@ -76,7 +81,7 @@ func TestAggregateApp(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			agg := aggregateApp(tt.syncs)
+			agg := aggregateApp(tt.syncs, newRender)
 			if agg.Selected != tt.selected || agg.Synced != tt.synced || agg.Healthy != tt.healthy {
 				t.Fatalf("selected/synced/healthy = %d/%d/%d, want %d/%d/%d", agg.Selected, agg.Synced, agg.Healthy, tt.selected, tt.synced, tt.healthy)
 			}
@@ -96,18 +101,42 @@ func TestAggregateApp(t *testing.T) {
 			if got := agg.readyMessage(); got != tt.message {
 				t.Fatalf("message = %q, want %q", got, tt.message)
 			}
+			if agg.Revision != "main@sha1:new" {
+				t.Fatalf("revision = %q, want the desired state's", agg.Revision)
+			}
 		})
 	}
 }
 
 func TestAggregateCluster(t *testing.T) {
 	ready := status(metav1.ConditionTrue)
-	all := aggregateCluster([]flotillav1.ClusterSync{syncFixture("x", true, ready, "Synced", true), syncFixture("x", true, ready, "Synced", true)})
-	if all.Total != 2 || all.Ready != 2 || all.Revision != "main@sha1:new" {
-		t.Fatalf("all synced: got %+v", all)
+	all := aggregateCluster([]flotillav1.ClusterSync{syncFixture("x", true, ready, "Synced", true), syncFixture("y", true, ready, "Synced", true)})
+	if all.Total != 2 || all.Ready != 2 {
+		t.Fatalf("all ready: got %+v", all)
 	}
-	mixed := aggregateCluster([]flotillav1.ClusterSync{syncFixture("x", true, ready, "Synced", true), syncFixture("x", false, ready, "Synced", true)})
-	if mixed.Total != 2 || mixed.Ready != 1 || mixed.Revision != "" {
-		t.Fatalf("one behind: got %+v", mixed)
+	failed := aggregateCluster([]flotillav1.ClusterSync{syncFixture("x", true, ready, "Synced", true), syncFixture("y", false, status(metav1.ConditionFalse), flotillav1.ReasonApplyFailed, true)})
+	if failed.Total != 2 || failed.Ready != 1 {
+		t.Fatalf("one failed: got %+v", failed)
+	}
+	stale := syncFixture("x", true, ready, "Synced", true)
+	stale.Generation = 2 // Ready was set for generation 1
+	if got := aggregateCluster([]flotillav1.ClusterSync{stale}); got.Ready != 0 {
+		t.Fatalf("Ready for an older generation is not ready: got %+v", got)
+	}
+}
+
+// TestAggregateAppRevision takes the revision most desired states share:
+// a pair whose render failed keeps an older one.
+func TestAggregateAppRevision(t *testing.T) {
+	ready := status(metav1.ConditionTrue)
+	syncs := []flotillav1.ClusterSync{syncFixture("a", true, ready, "Synced", true), syncFixture("b", true, ready, "Synced", true), syncFixture("c", false, ready, "Synced", true)}
+	agg := aggregateApp(syncs, func(cs *flotillav1.ClusterSync) *Desired {
+		if cs.Spec.Cluster == "c" {
+			return &Desired{Revision: "main@sha1:old", Digest: "sha256:old"}
+		}
+		return newRender(cs)
+	})
+	if agg.Revision != "main@sha1:new" || agg.Synced != 3 {
+		t.Fatalf("got revision %q, synced %d; want main@sha1:new, 3", agg.Revision, agg.Synced)
 	}
 }

@@ -20,6 +20,8 @@ import (
 // selected, synced and healthy, and the failing clusters with their reasons.
 type AppReconciler struct {
 	client.Client
+	// Store holds the desired state the syncs are compared with.
+	Store *desiredStore
 	// Summaries limits how often one App is re-aggregated.
 	Summaries *debounce
 }
@@ -61,15 +63,12 @@ func (r *AppReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	if err := r.List(ctx, list, client.InNamespace(app.Namespace), client.MatchingFields{indexSyncApp: app.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list ClusterSyncs of app %s: %w", app.Name, err)
 	}
-	agg := aggregateApp(list.Items)
+	agg := aggregateApp(list.Items, r.Store.of)
 	app.Status.Selected, app.Status.Synced, app.Status.Healthy = agg.Selected, agg.Synced, agg.Healthy
 	app.Status.Clusters = agg.Clusters
 	app.Status.Failures = agg.Failures
-	for i := range list.Items {
-		if rev := list.Items[i].Spec.Revision; rev != "" {
-			app.Status.Revision = rev
-			break
-		}
+	if agg.Revision != "" {
+		app.Status.Revision = agg.Revision
 	}
 	switch {
 	case len(agg.Failures) > 0:

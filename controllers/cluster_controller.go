@@ -155,9 +155,6 @@ func (r *ClusterReconciler) summariseApps(ctx context.Context, c *flotillav1.Clu
 	agg := aggregateCluster(list.Items)
 	c.Status.AppsTotal, c.Status.AppsReady = agg.Total, agg.Ready
 	c.Status.Apps = fmt.Sprintf("%d/%d", agg.Ready, agg.Total)
-	if agg.Revision != "" {
-		c.Status.Revision = agg.Revision
-	}
 	if conditions.Has(c, flotillav1.ReachableCondition) {
 		r.markReady(c)
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
@@ -19,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -39,14 +42,51 @@ type ClusterSyncReconciler struct {
 	Reach    *reachability
 	Limits   *limiter
 	Options  Options
+
+	// applied remembers, per ClusterSync UID, what the last successful
+	// apply in this process sent, so the next one sends only what changed.
+	applied appliedObjects
 }
 
-// SetupWithManager registers the reconciler. It watches ClusterSyncs, and
-// wakes the syncs of a cluster when the cluster becomes reachable again and
-// the dependants of an app on a cluster when that app's sync changes.
+// appliedObjects is a concurrency-safe map of apply.Applied by UID.
+type appliedObjects struct {
+	mu sync.Mutex
+	m  map[types.UID]apply.Applied
+}
+
+func (a *appliedObjects) get(uid types.UID) apply.Applied {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.m[uid]
+}
+
+// set records applied for uid; nil forgets it.
+func (a *appliedObjects) set(uid types.UID, applied apply.Applied) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if applied == nil {
+		delete(a.m, uid)
+		return
+	}
+	if a.m == nil {
+		a.m = map[types.UID]apply.Applied{}
+	}
+	a.m[uid] = applied
+}
+
+// SetupWithManager registers the reconciler. It watches ClusterSyncs and
+// the desired-state store (a new render wakes its syncs), and wakes the
+// syncs of a cluster when the cluster becomes reachable again and the
+// dependants of an app on a cluster when that app's sync changes.
 func (r *ClusterSyncReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&flotillav1.ClusterSync{}).
+		// Its own status writes do not wake a sync: what it does next
+		// depends on the spec, metadata and the desired state, not on the
+		// status it just wrote.
+		For(&flotillav1.ClusterSync{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
+			predicate.LabelChangedPredicate{}, deletionChanged{}))).
+		WatchesRawSource(r.Store.changes.source()).
 		Watches(&flotillav1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.syncsOfCluster)).
 		Watches(&flotillav1.ClusterSync{}, handler.EnqueueRequestsFromMapFunc(r.dependantsOf)).
 		// A changed driftInterval must take effect now, not at the next
@@ -56,6 +96,19 @@ func (r *ClusterSyncReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.SyncWorkers}).
 		Named("clustersync").
 		Complete(r)
+}
+
+// deletionChanged passes updates that set the deletion timestamp or
+// change the finalizers.
+type deletionChanged struct{ predicate.Funcs }
+
+// Update reports whether the deletion timestamp or finalizers changed.
+func (deletionChanged) Update(e event.UpdateEvent) bool {
+	if e.ObjectOld == nil || e.ObjectNew == nil {
+		return true
+	}
+	return !e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp()) ||
+		!slices.Equal(e.ObjectOld.GetFinalizers(), e.ObjectNew.GetFinalizers())
 }
 
 func (r *ClusterSyncReconciler) syncsOfCluster(ctx context.Context, obj client.Object) []reconcile.Request {
@@ -92,7 +145,7 @@ func (r *ClusterSyncReconciler) syncsOfRepository(ctx context.Context, obj clien
 
 func (r *ClusterSyncReconciler) dependantsOf(ctx context.Context, obj client.Object) []reconcile.Request {
 	cs, ok := obj.(*flotillav1.ClusterSync)
-	if !ok || !syncIsReady(cs) {
+	if !ok || !syncIsReady(cs, r.Store.of(cs)) {
 		return nil
 	}
 	list := &flotillav1.ClusterSyncList{}
@@ -122,20 +175,22 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return r.finalize(ctx, cs)
 	}
 
+	repo := types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]}
+	desired := r.Store.of(cs)
+	if desired == nil {
+		// This process has not rendered the repository yet (right after a
+		// start, or its render of this pair failed since): the status still
+		// tells what the cluster runs. The store wakes the sync once it has
+		// a desired state.
+		log.V(1).Info("no desired state rendered yet")
+		return ctrl.Result{}, nil
+	}
+
 	before := cs.DeepCopy()
 	defer func() {
 		cs.Status.ObservedGeneration = cs.Generation
 		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, before, cs, before.Status, cs.Status))
 	}()
-
-	repo := types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]}
-	desired := r.Store.get(syncKey{Repo: repo, App: cs.Spec.App, Cluster: cs.Spec.Cluster})
-	if desired == nil || desired.Digest != cs.Spec.Digest {
-		// The repository reconciler has not rendered this revision in this
-		// process yet (for example right after a restart): look again soon.
-		conditions.MarkReconciling(cs, meta.ProgressingReason, "waiting for revision %s to be rendered", cs.Spec.Revision)
-		return ctrl.Result{RequeueAfter: r.Options.HealthPollInterval}, nil
-	}
 
 	cluster := &flotillav1.Cluster{}
 	if err := r.Get(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: cs.Spec.Cluster}, cluster); err != nil {
@@ -151,7 +206,12 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 
 	driftInterval := r.driftInterval(ctx, repo)
-	synced := syncIsSynced(cs)
+	synced := syncIsSynced(cs, desired)
+	if synced {
+		// A commit that renders what the cluster runs moves the applied
+		// revision along without calling the cluster.
+		cs.Status.AppliedRevision = desired.Revision
+	}
 	healthy := conditions.IsTrue(cs, flotillav1.HealthyCondition)
 	if synced && healthy && conditions.IsTrue(cs, meta.ReadyCondition) {
 		// Steady state: the new revision (if any) renders what the cluster
@@ -232,7 +292,7 @@ func (r *ClusterSyncReconciler) waitingForDependency(ctx context.Context, cs *fl
 		err := r.Get(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: syncName(dep, cs.Spec.Cluster)}, other)
 		// spec.dependsOn lists only dependencies placed on this cluster, so
 		// a missing one is not created yet: wait for it too.
-		if err != nil || !syncIsReady(other) {
+		if err != nil || !syncIsReady(other, r.Store.of(other)) {
 			return 5 * r.Options.HealthPollInterval, dep
 		}
 	}
@@ -257,6 +317,7 @@ func (r *ClusterSyncReconciler) request(cs *flotillav1.ClusterSync, d *Desired) 
 		Namespace:         d.Namespace,
 		Objects:           d.Objects,
 		PreviousInventory: cs.Status.Inventory,
+		LastApplied:       r.applied.get(cs.UID),
 		Prune:             d.Prune,
 		HealthTimeout:     d.HealthTimeout,
 		ApplyTimeout:      r.Options.ClusterTimeout * 4,
@@ -267,6 +328,7 @@ func (r *ClusterSyncReconciler) apply(ctx context.Context, cs *flotillav1.Cluste
 	log := ctrl.LoggerFrom(ctx)
 	start := time.Now()
 	res, err := apply.Sync(ctx, cl, r.request(cs, d))
+	r.applied.set(cs.UID, res.AppliedOrNil())
 	if err != nil {
 		// A partial apply may have created objects: keep them in the
 		// inventory so a later prune can still find them.
@@ -416,6 +478,7 @@ func (r *ClusterSyncReconciler) finalize(ctx context.Context, cs *flotillav1.Clu
 			}
 		}
 	}
+	r.applied.set(cs.UID, nil)
 	p := client.MergeFrom(cs.DeepCopy())
 	controllerutil.RemoveFinalizer(cs, syncFinalizer)
 	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, cs, p))

@@ -94,6 +94,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{}, nil
 	}
 
+	fetchStart := time.Now()
 	snap, err := r.fetch(ctx, obj)
 	if err != nil {
 		conditions.MarkFalse(obj, meta.ReadyCondition, flotillav1.ReasonFetchFailed, "%s", err)
@@ -113,6 +114,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{RequeueAfter: interval}, nil
 	}
 
+	fetched := time.Since(fetchStart)
 	cleanupPending, err := r.sync(ctx, obj, snap)
 	if err != nil {
 		var cfg *configError
@@ -133,6 +135,8 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if obj.Status.Revision != snap.Ref {
 		r.event(obj, corev1.EventTypeNormal, "NewRevision", fmt.Sprintf("rendered revision %s for %d targets", snap.Ref, obj.Status.Targets))
 	}
+	log.Info("revision rendered", "revision", snap.Ref, "targets", obj.Status.Targets,
+		"fetch", fetched.String(), "renderAndMirror", time.Since(fetchStart.Add(fetched)).String())
 	obj.Status.Revision = snap.Ref
 	conditions.Delete(obj, meta.StalledCondition)
 	conditions.Delete(obj, meta.ReconcilingCondition)
@@ -236,7 +240,7 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 	}
 	r.Store.replaceRepo(repoKey, next, keep)
 
-	if err := r.mirror(ctx, obj, fl, placed, next, keep, snap.Ref); err != nil && !errors.Is(err, errCleanupPending) {
+	if err := r.mirror(ctx, obj, fl, placed, next, keep); err != nil && !errors.Is(err, errCleanupPending) {
 		return false, err
 	} else if err != nil {
 		cleanupPending = true

@@ -43,7 +43,7 @@ func syncName(app, cluster string) string { return app + "." + cluster }
 // repository in step with the loaded fleet. ClusterSyncs whose render
 // failed (keep) are left as they are, so nothing they run is pruned.
 func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1.FleetRepository, fl *fleet.Fleet,
-	placed *placement.Result, next map[syncKey]*Desired, keep map[syncKey]bool, revision string) error {
+	placed *placement.Result, next map[syncKey]*Desired, keep map[syncKey]bool) error {
 	var errs []error
 	owner := repoLabels(repo)
 	selector := client.MatchingLabels(owner)
@@ -54,18 +54,27 @@ func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1
 	for _, c := range fl.Clusters {
 		clusterNames[c.Name] = c
 	}
-	errs = append(errs, inParallel(len(fl.Clusters), func(i int) error { return r.upsertCluster(ctx, repo, fl.Clusters[i]) }))
+	// Read-only lists from the cache: objects already as the fleet wants
+	// them cost no request and no copy.
 	existingClusters := &flotillav1.ClusterList{}
-	if err := r.List(ctx, existingClusters, ns, selector); err != nil {
+	if err := r.List(ctx, existingClusters, ns, selector, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("list Clusters: %w", err)
 	}
+	currentClusters := map[string]*flotillav1.Cluster{}
 	removedClusters := map[string]*flotillav1.Cluster{}
 	for i := range existingClusters.Items {
 		c := &existingClusters.Items[i]
+		currentClusters[c.Name] = c
 		if clusterNames[c.Name] == nil {
 			removedClusters[c.Name] = c
 		}
 	}
+	errs = append(errs, inParallel(len(fl.Clusters), func(i int) error {
+		if clusterMirrored(currentClusters[fl.Clusters[i].Name], fl.Clusters[i], repo) {
+			return nil
+		}
+		return r.upsertCluster(ctx, repo, fl.Clusters[i])
+	}))
 
 	// Apps.
 	appNames := map[string]bool{}
@@ -108,15 +117,22 @@ func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1
 			upserts = append(upserts, t) // a failed render leaves the existing sync alone
 		}
 	}
-	errs = append(errs, inParallel(len(upserts), func(i int) error {
-		t := upserts[i]
-		d := next[syncKey{Repo: client.ObjectKeyFromObject(repo), App: t.App, Cluster: t.Cluster}]
-		return r.upsertSync(ctx, repo, t.App, t.Cluster, d, depsOn(t.App, t.Cluster))
-	}))
 	existingSyncs := &flotillav1.ClusterSyncList{}
-	if err := r.List(ctx, existingSyncs, ns, selector); err != nil {
+	if err := r.List(ctx, existingSyncs, ns, selector, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("list ClusterSyncs: %w", err)
 	}
+	currentSyncs := make(map[string]*flotillav1.ClusterSync, len(existingSyncs.Items))
+	for i := range existingSyncs.Items {
+		currentSyncs[existingSyncs.Items[i].Name] = &existingSyncs.Items[i]
+	}
+	errs = append(errs, inParallel(len(upserts), func(i int) error {
+		t := upserts[i]
+		deps := depsOn(t.App, t.Cluster)
+		if syncMirrored(currentSyncs[syncName(t.App, t.Cluster)], t.App, t.Cluster, deps, repo) {
+			return nil
+		}
+		return r.upsertSync(ctx, repo, t.App, t.Cluster, deps)
+	}))
 	for i := range existingSyncs.Items {
 		cs := &existingSyncs.Items[i]
 		key := syncKey{Repo: client.ObjectKeyFromObject(repo), App: cs.Spec.App, Cluster: cs.Spec.Cluster}
@@ -125,6 +141,7 @@ func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1
 		}
 		if gone := removedClusters[cs.Spec.Cluster]; gone != nil && !gone.Spec.PruneOnRemoval {
 			// The cluster left the fleet: stop managing it, leave its objects.
+			cs = cs.DeepCopy() // a cached object: never modify it
 			patch := client.MergeFrom(cs.DeepCopy())
 			metav1.SetMetaDataAnnotation(&cs.ObjectMeta, orphanAnnotation, "true")
 			if err := r.Patch(ctx, cs, patch); err != nil {
@@ -220,7 +237,10 @@ func (r *FleetRepositoryReconciler) upsertApp(ctx context.Context, repo *flotill
 	return nil
 }
 
-func (r *FleetRepositoryReconciler) upsertSync(ctx context.Context, repo *flotillav1.FleetRepository, app, cluster string, d *Desired, dependsOn []string) error {
+// upsertSync creates or updates the ClusterSync of an (app, cluster) pair.
+// Its spec changes only when the pair's dependencies do: a new revision
+// reaches the sync through the desired-state store, not through a write.
+func (r *FleetRepositoryReconciler) upsertSync(ctx context.Context, repo *flotillav1.FleetRepository, app, cluster string, dependsOn []string) error {
 	obj := &flotillav1.ClusterSync{ObjectMeta: metav1.ObjectMeta{Name: syncName(app, cluster), Namespace: repo.Namespace}}
 	_, err := controllerutil.CreateOrPatch(ctx, r.Client, obj, func() error {
 		if err := claim(obj, repo); err != nil {
@@ -231,7 +251,7 @@ func (r *FleetRepositoryReconciler) upsertSync(ctx context.Context, repo *flotil
 		labels[flotillav1.LabelCluster] = cluster
 		obj.Labels = labels
 		controllerutil.AddFinalizer(obj, syncFinalizer)
-		spec := flotillav1.ClusterSyncSpec{App: app, Cluster: cluster, Revision: d.Revision, Digest: d.Digest, DependsOn: slices.Clone(dependsOn)}
+		spec := flotillav1.ClusterSyncSpec{App: app, Cluster: cluster, DependsOn: slices.Clone(dependsOn)}
 		if !equality.Semantic.DeepEqual(obj.Spec, spec) {
 			obj.Spec = spec
 		}
@@ -241,6 +261,31 @@ func (r *FleetRepositoryReconciler) upsertSync(ctx context.Context, repo *flotil
 		return fmt.Errorf("mirror ClusterSync %s: %w", obj.Name, err)
 	}
 	return nil
+}
+
+// clusterMirrored reports whether the hub's Cluster already mirrors the
+// fleet's: same labels, annotations and spec, controlled by repo.
+func clusterMirrored(have, want *flotillav1.Cluster, repo *flotillav1.FleetRepository) bool {
+	return have != nil && have.DeletionTimestamp.IsZero() && metav1.IsControlledBy(have, repo) &&
+		maps.Equal(have.Labels, mergeLabels(want.Labels, repoLabels(repo))) &&
+		maps.Equal(have.Annotations, want.Annotations) &&
+		equality.Semantic.DeepEqual(have.Spec, want.Spec)
+}
+
+// syncMirrored reports whether the hub's ClusterSync of (app, cluster) is
+// already as upsertSync would make it.
+func syncMirrored(have *flotillav1.ClusterSync, app, cluster string, dependsOn []string, repo *flotillav1.FleetRepository) bool {
+	if have == nil || !have.DeletionTimestamp.IsZero() || !metav1.IsControlledBy(have, repo) ||
+		!controllerutil.ContainsFinalizer(have, syncFinalizer) {
+		return false
+	}
+	for k, v := range repoLabels(repo) {
+		if have.Labels[k] != v {
+			return false
+		}
+	}
+	return have.Labels[flotillav1.LabelApp] == app && have.Labels[flotillav1.LabelCluster] == cluster &&
+		equality.Semantic.DeepEqual(have.Spec, flotillav1.ClusterSyncSpec{App: app, Cluster: cluster, DependsOn: dependsOn})
 }
 
 // claim refuses to take over an object that another repository owns.

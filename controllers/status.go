@@ -2,10 +2,13 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
@@ -13,17 +16,40 @@ import (
 
 // writeStatus sends an object's status in one request at the end of a
 // reconcile, and none when it did not change. Flotilla is the only writer
-// of these statuses, so a merge patch against the object as read is safe;
+// of these statuses, so a merge patch against the status as read is safe;
 // one write (rather than conditions and the rest apart) means watchers
 // never see a half-updated status, such as Ready for a digest not yet
-// recorded. A deleted object is not an error.
-func writeStatus(ctx context.Context, c client.Client, before, after client.Object, beforeStatus, afterStatus any) error {
+// recorded. The patch is computed from the two statuses alone, not from the
+// whole objects. A deleted object is not an error.
+func writeStatus(ctx context.Context, c client.Client, _, after client.Object, beforeStatus, afterStatus any) error {
 	if equality.Semantic.DeepEqual(beforeStatus, afterStatus) {
 		return nil
 	}
-	err := c.Status().Patch(ctx, after, client.MergeFrom(before), client.FieldOwner(flotillav1.FieldManager))
+	data, err := statusMergePatch(beforeStatus, afterStatus)
+	if err != nil {
+		return fmt.Errorf("patch %T %s/%s status: %w", after, after.GetNamespace(), after.GetName(), err)
+	}
+	err = c.Status().Patch(ctx, after, client.RawPatch(types.MergePatchType, data), client.FieldOwner(flotillav1.FieldManager))
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("patch %T %s/%s status: %w", after, after.GetNamespace(), after.GetName(), err)
 	}
 	return nil
+}
+
+// statusMergePatch returns the JSON merge patch {"status": ...} that turns
+// before into after.
+func statusMergePatch(before, after any) ([]byte, error) {
+	b, err := json.Marshal(before)
+	if err != nil {
+		return nil, fmt.Errorf("encode the previous status: %w", err)
+	}
+	a, err := json.Marshal(after)
+	if err != nil {
+		return nil, fmt.Errorf("encode the new status: %w", err)
+	}
+	p, err := jsonpatch.CreateMergePatch(b, a)
+	if err != nil {
+		return nil, fmt.Errorf("compute the status patch: %w", err)
+	}
+	return json.Marshal(map[string]json.RawMessage{"status": p})
 }

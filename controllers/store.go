@@ -6,6 +6,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+
+	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 )
 
 // Desired is the rendered desired state of one app on one cluster.
@@ -33,16 +35,36 @@ type syncKey struct {
 }
 
 // desiredStore holds the latest rendered desired state per (app, cluster),
-// shared by the repository reconciler (writer) and the ClusterSync
-// reconciler (reader). It holds only what the latest revision renders, so
-// memory grows with the fleet's desired state, not with history.
+// shared by the repository reconciler (writer) and the ClusterSync, App
+// and Cluster reconcilers (readers). It holds only what the latest revision
+// renders, so memory grows with the fleet's desired state, not with
+// history. It is the only record of the desired state: ClusterSync objects
+// carry what was applied, and changes reach the ClusterSync reconciler
+// through changes, not through writes to the hub.
 type desiredStore struct {
 	mu    sync.RWMutex
 	items map[syncKey]*Desired
+	// changes wakes the ClusterSyncs whose desired state was replaced.
+	changes *syncNotifier
 }
 
 func newDesiredStore() *desiredStore {
-	return &desiredStore{items: map[syncKey]*Desired{}}
+	return &desiredStore{items: map[syncKey]*Desired{}, changes: newSyncNotifier()}
+}
+
+// keyOf returns the store key of a ClusterSync.
+func keyOf(cs *flotillav1.ClusterSync) syncKey {
+	return syncKey{
+		Repo:    types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]},
+		App:     cs.Spec.App,
+		Cluster: cs.Spec.Cluster,
+	}
+}
+
+// of returns the desired state of a ClusterSync, or nil when this process
+// has not rendered it (yet).
+func (s *desiredStore) of(cs *flotillav1.ClusterSync) *Desired {
+	return s.get(keyOf(cs))
 }
 
 // get returns the desired state of key, or nil.
@@ -52,20 +74,24 @@ func (s *desiredStore) get(key syncKey) *Desired {
 	return s.items[key]
 }
 
-// replaceRepo sets the desired states of one repository. Entries of the
-// repository whose key is absent from next are dropped; keys listed in keep
-// are left as they are (their render failed: the previous state stays).
+// replaceRepo sets the desired states of one repository and wakes their
+// ClusterSyncs. Entries of the repository whose key is absent from next are
+// dropped; keys listed in keep are left as they are (their render failed:
+// the previous state stays).
 func (s *desiredStore) replaceRepo(repo types.NamespacedName, next map[syncKey]*Desired, keep map[syncKey]bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for k := range s.items {
 		if k.Repo == repo && next[k] == nil && !keep[k] {
 			delete(s.items, k)
 		}
 	}
+	names := make([]types.NamespacedName, 0, len(next))
 	for k, v := range next {
 		s.items[k] = v
+		names = append(names, types.NamespacedName{Namespace: k.Repo.Namespace, Name: syncName(k.App, k.Cluster)})
 	}
+	s.mu.Unlock()
+	s.changes.notify(names...)
 }
 
 // dropRepo forgets every desired state of a repository.

@@ -99,9 +99,6 @@ type ClusterStatus struct {
 	// Capacity is the allocatable capacity of the cluster's nodes.
 	// +optional
 	Capacity *ClusterCapacity `json:"capacity,omitempty"`
-	// Revision is the newest Git revision fully applied to this cluster.
-	// +optional
-	Revision string `json:"revision,omitempty"`
 	// AppsTotal is the number of apps placed on this cluster.
 	// +optional
 	AppsTotal int32 `json:"appsTotal,omitempty"`
@@ -125,7 +122,6 @@ type ClusterStatus struct {
 // +kubebuilder:printcolumn:name="Reachable",type=string,JSONPath=`.status.conditions[?(@.type=="Reachable")].status`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Apps",type=string,JSONPath=`.status.apps`
-// +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.revision`
 // +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.capacity.nodes`
 // +kubebuilder:printcolumn:name="GPU",type=string,JSONPath=`.status.gpu`
 // +kubebuilder:printcolumn:name="Heartbeat",type=date,JSONPath=`.status.lastHeartbeatTime`

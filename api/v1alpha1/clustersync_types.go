@@ -4,19 +4,19 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// ClusterSyncSpec names the (app, cluster) pair and the desired state that
-// placement and render chose for it.
+// ClusterSyncSpec names the (app, cluster) pair that placement selected.
+//
+// The desired manifests are not part of the spec: the controller renders
+// them from each fetched revision and keeps them in memory, so a commit
+// costs one status write per ClusterSync, not a spec write and a status
+// write. The status records what was applied (appliedRevision,
+// appliedDigest); a sync has caught up with its repository when
+// status.appliedRevision equals the FleetRepository's status.revision.
 type ClusterSyncSpec struct {
 	// App is the app's name.
 	App string `json:"app"`
 	// Cluster is the cluster's name.
 	Cluster string `json:"cluster"`
-	// Revision is the Git revision the desired state was rendered from.
-	// +optional
-	Revision string `json:"revision,omitempty"`
-	// Digest is the content digest of the desired manifests.
-	// +optional
-	Digest string `json:"digest,omitempty"`
 	// DependsOn lists the apps that must be Ready on this cluster first.
 	// +optional
 	DependsOn []string `json:"dependsOn,omitempty"`
@@ -38,7 +38,9 @@ type ClusterSyncStatus struct {
 	// Conditions: Ready, Healthy, Reconciling, Stalled.
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
-	// AppliedRevision is the Git revision last applied.
+	// AppliedRevision is the newest Git revision whose render of this app
+	// for this cluster is applied: a commit that renders the same manifests
+	// advances it without calling the cluster.
 	// +optional
 	AppliedRevision string `json:"appliedRevision,omitempty"`
 	// AppliedDigest is the digest of the manifests last applied.

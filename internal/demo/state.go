@@ -71,9 +71,10 @@ func (s *FleetState) Synced() bool { return len(s.Problems()) == 0 }
 //     revision it fetched is Head, the synced branch's commit on the server;
 //   - the hub holds exactly status.targets ClusterSyncs for it (one per app
 //     and cluster that placement chose);
-//   - every ClusterSync is for that revision, has applied the digest it
-//     wants (status.appliedDigest == spec.digest) and is Ready (applied and
-//     healthy) for its current generation;
+//   - every ClusterSync has applied that revision (status.appliedRevision;
+//     a revision that renders what a cluster already runs counts as
+//     applied there) and is Ready (applied and healthy) for its current
+//     generation;
 //   - every member cluster reached by the hub (push mode) is Reachable.
 //
 // Apps that placement keeps off a cluster (for example because of a taint)
@@ -116,13 +117,14 @@ func (s *FleetState) Problems() []string {
 func syncProblem(cs *flotillav1.ClusterSync, revision string) string {
 	ready := apimeta.FindStatusCondition(cs.Status.Conditions, fluxmeta.ReadyCondition)
 	switch {
-	case cs.Spec.Revision != revision:
-		return fmt.Sprintf("the ClusterSync is for revision %q, not %q yet", cs.Spec.Revision, revision)
-	case cs.Spec.Digest == "" || cs.Status.AppliedDigest != cs.Spec.Digest:
+	case cs.Status.AppliedRevision != revision:
 		if ready != nil && ready.Status == metav1.ConditionFalse {
-			return "not applied: " + conditionText(ready)
+			return fmt.Sprintf("revision %q not applied: %s", revision, conditionText(ready))
 		}
-		return "not applied yet"
+		if cs.Status.AppliedRevision == "" {
+			return "not applied yet"
+		}
+		return fmt.Sprintf("at revision %q, not %q yet", cs.Status.AppliedRevision, revision)
 	case ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration != cs.Generation:
 		return "applied but not Ready: " + conditionText(ready)
 	}

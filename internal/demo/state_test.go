@@ -23,7 +23,7 @@ func cond(typ string, status metav1.ConditionStatus, reason, msg string, gen int
 func readySync(app, cluster string) flotillav1.ClusterSync {
 	return flotillav1.ClusterSync{
 		ObjectMeta: metav1.ObjectMeta{Name: app + "." + cluster, Generation: 2},
-		Spec:       flotillav1.ClusterSyncSpec{App: app, Cluster: cluster, Revision: testRev, Digest: "sha256:d-" + app + cluster},
+		Spec:       flotillav1.ClusterSyncSpec{App: app, Cluster: cluster},
 		Status: flotillav1.ClusterSyncStatus{
 			AppliedDigest:   "sha256:d-" + app + cluster,
 			AppliedRevision: testRev,
@@ -36,7 +36,6 @@ func reachableCluster(name string) flotillav1.Cluster {
 	return flotillav1.Cluster{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Status: flotillav1.ClusterStatus{
-			Revision:   testRev,
 			Conditions: []metav1.Condition{cond(flotillav1.ReachableCondition, metav1.ConditionTrue, flotillav1.ReasonReachable, "ok", 1)},
 		},
 	}
@@ -107,14 +106,14 @@ func TestProblems(t *testing.T) {
 		{
 			name: "a ClusterSync still on the previous revision",
 			change: func(s *FleetState) {
-				s.Syncs[1].Spec.Revision = "main@sha1:old"
+				s.Syncs[1].Status.AppliedRevision = "main@sha1:old"
 			},
-			want: []string{"web on a", "main@sha1:old"},
+			want: []string{"web on a", "main@sha1:old", "not " + `"` + testRev + `" yet`},
 		},
 		{
-			name: "applied digest differs",
+			name: "the new revision failed to apply",
 			change: func(s *FleetState) {
-				s.Syncs[2].Status.AppliedDigest = "sha256:old"
+				s.Syncs[2].Status.AppliedRevision = "main@sha1:old"
 				s.Syncs[2].Status.Conditions = []metav1.Condition{cond(fluxmeta.ReadyCondition, metav1.ConditionFalse, flotillav1.ReasonDependencyNotReady, "waiting for monitoring", 2)}
 			},
 			want: []string{"web on b", "not applied", "DependencyNotReady", "waiting for monitoring"},

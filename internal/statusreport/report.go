@@ -22,7 +22,8 @@ type AppStatus struct {
 	App string `json:"app"`
 	// Revision is the Git revision applied.
 	Revision string `json:"revision,omitempty"`
-	// Synced is true when the desired revision's manifests are applied.
+	// Synced is true when the repository's latest revision is applied
+	// (directly, or because it renders what the cluster already runs).
 	Synced bool `json:"synced"`
 	// Healthy is true when the applied objects are ready.
 	Healthy bool `json:"healthy"`
@@ -38,7 +39,8 @@ type AppStatus struct {
 type ClusterStatus struct {
 	// Cluster is the cluster's name.
 	Cluster string `json:"cluster"`
-	// Revision is the revision every app on the cluster runs, if they agree.
+	// Revision is the revision every app on the cluster has applied, if
+	// they agree.
 	Revision string `json:"revision,omitempty"`
 	// Reachable is "True", "False" or "Unknown" (pull mode).
 	Reachable string `json:"reachable"`
@@ -79,7 +81,7 @@ func Build(repo *flotillav1.FleetRepository, clusters []flotillav1.Cluster, sync
 		a := AppStatus{
 			App:      cs.Spec.App,
 			Revision: cs.Status.AppliedRevision,
-			Synced:   cs.Spec.Digest != "" && cs.Status.AppliedDigest == cs.Spec.Digest,
+			Synced:   cs.Status.AppliedRevision != "" && cs.Status.AppliedRevision == repo.Status.Revision,
 			Healthy:  healthy,
 			Ready:    "Unknown",
 		}
@@ -93,7 +95,7 @@ func Build(repo *flotillav1.FleetRepository, clusters []flotillav1.Cluster, sync
 	}
 	for i := range clusters {
 		c := &clusters[i]
-		cs := ClusterStatus{Cluster: c.Name, Revision: c.Status.Revision, Reachable: "Unknown", KubernetesVersion: c.Status.KubernetesVersion}
+		cs := ClusterStatus{Cluster: c.Name, Reachable: "Unknown", KubernetesVersion: c.Status.KubernetesVersion}
 		if reach := apimeta.FindStatusCondition(c.Status.Conditions, flotillav1.ReachableCondition); reach != nil {
 			cs.Reachable = string(reach.Status)
 			if reach.Status == metav1.ConditionFalse {
@@ -104,10 +106,26 @@ func Build(repo *flotillav1.FleetRepository, clusters []flotillav1.Cluster, sync
 		}
 		cs.Apps = byCluster[c.Name]
 		sort.Slice(cs.Apps, func(i, j int) bool { return cs.Apps[i].App < cs.Apps[j].App })
+		cs.Revision = commonRevision(cs.Apps)
 		r.Clusters = append(r.Clusters, cs)
 	}
 	sort.Slice(r.Clusters, func(i, j int) bool { return r.Clusters[i].Cluster < r.Clusters[j].Cluster })
 	return r
+}
+
+// commonRevision returns the revision all apps have applied, or "" when
+// they differ or there are none.
+func commonRevision(apps []AppStatus) string {
+	if len(apps) == 0 {
+		return ""
+	}
+	rev := apps[0].Revision
+	for _, a := range apps[1:] {
+		if a.Revision != rev {
+			return ""
+		}
+	}
+	return rev
 }
 
 // Apps returns the sorted names of every app in the report.

@@ -17,24 +17,24 @@ func fixture() (*flotillav1.FleetRepository, []flotillav1.Cluster, []flotillav1.
 	seen := metav1.NewTime(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
 	clusters := []flotillav1.Cluster{
 		{ObjectMeta: metav1.ObjectMeta{Name: "factory-b"}, Status: flotillav1.ClusterStatus{
-			LastHeartbeatTime: &seen, Revision: "main@sha1:aaaaaaaaaa",
-			Conditions: []metav1.Condition{{Type: "Reachable", Status: metav1.ConditionFalse, Reason: "ClusterUnreachable", Message: "connection refused"}},
+			LastHeartbeatTime: &seen,
+			Conditions:        []metav1.Condition{{Type: "Reachable", Status: metav1.ConditionFalse, Reason: "ClusterUnreachable", Message: "connection refused"}},
 		}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "factory-a"}, Status: flotillav1.ClusterStatus{
-			LastHeartbeatTime: &seen, Revision: "main@sha1:0123456789abcdef",
-			Conditions: []metav1.Condition{{Type: "Reachable", Status: metav1.ConditionTrue, Reason: "Reachable"}},
+			LastHeartbeatTime: &seen,
+			Conditions:        []metav1.Condition{{Type: "Reachable", Status: metav1.ConditionTrue, Reason: "Reachable"}},
 		}},
 	}
-	sync := func(app, cluster string, ready metav1.ConditionStatus, reason, msg string) flotillav1.ClusterSync {
+	sync := func(app, cluster, revision string, ready metav1.ConditionStatus, reason, msg string) flotillav1.ClusterSync {
 		return flotillav1.ClusterSync{
-			Spec:   flotillav1.ClusterSyncSpec{App: app, Cluster: cluster, Digest: "d1"},
-			Status: flotillav1.ClusterSyncStatus{AppliedDigest: "d1", AppliedRevision: "main@sha1:0123456789abcdef", Conditions: []metav1.Condition{{Type: "Ready", Status: ready, Reason: reason, Message: msg}}},
+			Spec:   flotillav1.ClusterSyncSpec{App: app, Cluster: cluster},
+			Status: flotillav1.ClusterSyncStatus{AppliedDigest: "d1", AppliedRevision: revision, Conditions: []metav1.Condition{{Type: "Ready", Status: ready, Reason: reason, Message: msg}}},
 		}
 	}
 	syncs := []flotillav1.ClusterSync{
-		sync("web", "factory-a", metav1.ConditionTrue, "Synced", ""),
-		sync("db", "factory-a", metav1.ConditionFalse, "HealthCheckFailed", "Deployment db/db: 0/1 available"),
-		sync("web", "factory-b", metav1.ConditionFalse, "ClusterUnreachable", "connection refused"),
+		sync("web", "factory-a", repo.Status.Revision, metav1.ConditionTrue, "Synced", ""),
+		sync("db", "factory-a", repo.Status.Revision, metav1.ConditionFalse, "HealthCheckFailed", "Deployment db/db: 0/1 available"),
+		sync("web", "factory-b", "main@sha1:aaaaaaaaaa", metav1.ConditionFalse, "ClusterUnreachable", "connection refused"),
 	}
 	return repo, clusters, syncs
 }
@@ -48,7 +48,10 @@ func TestBuildFilesAndTable(t *testing.T) {
 	if got := strings.Join(r.Apps(), ","); got != "db,web" {
 		t.Fatalf("apps = %s", got)
 	}
-	b := r.Clusters[1]
+	a, b := r.Clusters[0], r.Clusters[1]
+	if a.Revision != repo.Status.Revision || !a.Apps[0].Synced || !a.Apps[1].Synced || b.Apps[0].Synced {
+		t.Fatalf("factory-a's apps are at the latest revision and factory-b's are not: %+v", r.Clusters)
+	}
 	if !b.Stale || b.LastSeen == nil || b.LastError != "connection refused" {
 		t.Fatalf("factory-b must be stale with last seen and error: %+v", b)
 	}

@@ -128,8 +128,9 @@ func (e *hubEnv) create(ctx context.Context, obj client.Object) {
 
 // startController runs the hub controller in this process, wired as
 // `flotilla controller` wires it, and returns once it is up and idle, so
-// that its start is not part of the first sync.
-func (e *hubEnv) startController(opts controllers.Options) {
+// that its start is not part of the first sync. The tracker follows the
+// ClusterSyncs through the controller's informer.
+func (e *hubEnv) startController(opts controllers.Options, tracker *syncTracker) {
 	e.b.Helper()
 	opts.CacheDir = e.b.TempDir()
 	mgr, err := hub.NewManager(e.hub.Config(), hub.Options{Controllers: opts})
@@ -138,6 +139,9 @@ func (e *hubEnv) startController(opts controllers.Options) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.stop, e.done = cancel, make(chan error, 1)
+	if err := tracker.attach(ctx, mgr.GetCache()); err != nil {
+		e.b.Fatal(err)
+	}
 	go func() { e.done <- mgr.Start(ctx) }()
 	syncCtx, cancelSync := context.WithTimeout(ctx, time.Minute)
 	defer cancelSync()
@@ -162,28 +166,30 @@ func (e *hubEnv) stopController() {
 }
 
 // createRepository creates the FleetRepository: the controller's first
-// fetch, render and sync of every cluster starts here. Drift checks and
-// status commits are pushed out of the measurement's way.
+// fetch, render and sync of every cluster starts here. Polling, drift
+// checks and status commits are pushed out of the measurement's way.
 func (e *hubEnv) createRepository(ctx context.Context) {
 	e.b.Helper()
 	e.create(ctx, &flotillav1.FleetRepository{
 		ObjectMeta: metav1.ObjectMeta{Name: repositoryName, Namespace: fleetNamespace},
 		Spec: flotillav1.FleetRepositorySpec{
-			URL:           e.repo.HTTPURL,
-			SecretRef:     &flotillav1.LocalObjectReference{Name: "git-auth"},
-			Interval:      &metav1.Duration{Duration: time.Second},
+			URL:       e.repo.HTTPURL,
+			SecretRef: &flotillav1.LocalObjectReference{Name: "git-auth"},
+			// Only the announcements (as from a push webhook) fetch: a
+			// poll could pick a commit up before its phase starts, and
+			// would add fetches of its own to the measurement.
+			Interval:      &metav1.Duration{Duration: time.Hour},
 			DriftInterval: &metav1.Duration{Duration: time.Hour},
 			StatusBranch:  controllers.StatusBranchDisabled,
 		},
 	})
 }
 
-// push pushes the commit already made in the work tree and tells the
-// controller about it the way a push webhook does (the reconcile-request
-// annotation), so that the fetch interval does not count.
-func (e *hubEnv) push(ctx context.Context) {
+// announce tells the controller about a pushed commit the way a push
+// webhook does (the reconcile-request annotation), so that the fetch
+// interval does not count.
+func (e *hubEnv) announce(ctx context.Context) {
 	e.b.Helper()
-	e.work.Push()
 	repo := &flotillav1.FleetRepository{}
 	key := types.NamespacedName{Namespace: fleetNamespace, Name: repositoryName}
 	if err := e.hubCl.Get(ctx, key, repo); err != nil {

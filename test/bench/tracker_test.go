@@ -12,7 +12,8 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
@@ -20,34 +21,26 @@ import (
 
 // syncTracker watches the ClusterSyncs on the hub and records, for one
 // commit at a time, when each logical cluster has that commit applied and
-// Ready: spec.revision is the commit, status.appliedRevision equals it,
-// status.appliedDigest equals spec.digest and Ready is True. It also
-// records when each ClusterSync's spec first names the commit (the
-// repository reconciler has fetched, rendered and mirrored it), which
-// splits the time into "to the hub" and "to the cluster". Times are taken
-// when the watch event arrives (status timestamps have a one-second
-// resolution, too coarse for small fleets). The fleet has one app, so a
+// Ready: status.appliedRevision is the commit and Ready is True. Times are
+// taken when the controller's informer receives the change (status
+// timestamps have a one-second resolution, too coarse for small fleets). The fleet has one app, so a
 // ClusterSync stands for its cluster.
 type syncTracker struct {
 	clusters int
 
-	mu       sync.Mutex
-	commit   string
-	start    time.Time
-	mirrored map[string]time.Duration
-	done     map[string]time.Duration
-	all      chan struct{}
+	mu     sync.Mutex
+	commit string
+	start  time.Time
+	done   map[string]time.Duration
+	all    chan struct{}
 }
 
 // phaseTimes are the per-cluster times of one commit, from its start.
 type phaseTimes struct {
-	// synced are the times each cluster ran the commit, sorted.
+	// synced are the times each cluster ran the commit, sorted. The first
+	// one is the latency of fetch, render and one sync; the spread after
+	// it is the fleet waiting for workers.
 	synced []time.Duration
-	// mirrored are the times each ClusterSync named the commit, sorted.
-	mirrored []time.Duration
-	// applied are, per cluster, synced minus mirrored, sorted: the time a
-	// ClusterSync waited for a worker and was applied.
-	applied []time.Duration
 }
 
 func newSyncTracker(clusters int) *syncTracker {
@@ -60,7 +53,6 @@ func (t *syncTracker) begin(commit string) {
 	defer t.mu.Unlock()
 	t.commit, t.start = commit, time.Now()
 	t.done = make(map[string]time.Duration, t.clusters)
-	t.mirrored = make(map[string]time.Duration, t.clusters)
 	t.all = make(chan struct{})
 }
 
@@ -68,17 +60,13 @@ func (t *syncTracker) begin(commit string) {
 func (t *syncTracker) observe(cs *flotillav1.ClusterSync) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.commit == "" || !strings.Contains(cs.Spec.Revision, t.commit) {
+	if t.commit == "" || !synced(cs, t.commit) {
 		return
 	}
-	now := time.Since(t.start)
-	if _, ok := t.mirrored[cs.Spec.Cluster]; !ok {
-		t.mirrored[cs.Spec.Cluster] = now
-	}
-	if _, ok := t.done[cs.Spec.Cluster]; ok || !synced(cs, t.commit) {
+	if _, ok := t.done[cs.Spec.Cluster]; ok {
 		return
 	}
-	t.done[cs.Spec.Cluster] = now
+	t.done[cs.Spec.Cluster] = time.Since(t.start)
 	if len(t.done) == t.clusters {
 		close(t.all)
 	}
@@ -86,9 +74,7 @@ func (t *syncTracker) observe(cs *flotillav1.ClusterSync) {
 
 // synced reports whether cs has commit applied and Ready.
 func synced(cs *flotillav1.ClusterSync, commit string) bool {
-	return strings.Contains(cs.Spec.Revision, commit) &&
-		cs.Status.AppliedRevision == cs.Spec.Revision &&
-		cs.Status.AppliedDigest == cs.Spec.Digest &&
+	return strings.Contains(cs.Status.AppliedRevision, commit) &&
 		apimeta.IsStatusConditionTrue(cs.Status.Conditions, meta.ReadyCondition)
 }
 
@@ -111,52 +97,33 @@ func (t *syncTracker) wait(ctx context.Context, timeout time.Duration) (*phaseTi
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := &phaseTimes{}
-	for name, d := range t.done {
+	for _, d := range t.done {
 		out.synced = append(out.synced, d)
-		out.mirrored = append(out.mirrored, t.mirrored[name])
-		out.applied = append(out.applied, d-t.mirrored[name])
 	}
 	slices.Sort(out.synced)
-	slices.Sort(out.mirrored)
-	slices.Sort(out.applied)
 	return out, nil
 }
 
-// run lists and watches the ClusterSyncs of namespace until ctx ends,
-// re-listing when the watch closes. Objects are decoded and dropped: the
-// tracker keeps only the completion times, so that it does not weigh on
-// the memory the benchmark attributes to the controller.
-func (t *syncTracker) run(ctx context.Context, cl client.WithWatch, namespace string) error {
-	for ctx.Err() == nil {
-		list := &flotillav1.ClusterSyncList{}
-		if err := cl.List(ctx, list, client.InNamespace(namespace)); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("list ClusterSyncs: %w", err)
+// attach feeds the tracker from the controller's own ClusterSync informer:
+// it sees each change when the controller does, and measuring adds no
+// watch to the hub and no decoding to this process. Handlers only read
+// the shared cached objects.
+func (t *syncTracker) attach(ctx context.Context, c cache.Cache) error {
+	inf, err := c.GetInformer(ctx, &flotillav1.ClusterSync{})
+	if err != nil {
+		return fmt.Errorf("get the ClusterSync informer: %w", err)
+	}
+	observe := func(obj any) {
+		if cs, ok := obj.(*flotillav1.ClusterSync); ok {
+			t.observe(cs)
 		}
-		for i := range list.Items {
-			t.observe(&list.Items[i])
-		}
-		w, err := cl.Watch(ctx, &flotillav1.ClusterSyncList{}, &client.ListOptions{
-			Namespace: namespace,
-			Raw:       &metav1.ListOptions{ResourceVersion: list.ResourceVersion},
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("watch ClusterSyncs: %w", err)
-		}
-		for ev := range w.ResultChan() {
-			if ev.Type == watch.Error {
-				break
-			}
-			if cs, ok := ev.Object.(*flotillav1.ClusterSync); ok {
-				t.observe(cs)
-			}
-		}
-		w.Stop()
+	}
+	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    observe,
+		UpdateFunc: func(_, obj any) { observe(obj) },
+	})
+	if err != nil {
+		return fmt.Errorf("watch ClusterSyncs through the controller's informer: %w", err)
 	}
 	return nil
 }

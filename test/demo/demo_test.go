@@ -190,8 +190,12 @@ func TestDemoQuickstart(t *testing.T) {
 	var got []string
 	for _, cs := range syncs.Items {
 		got = append(got, cs.Spec.App+"."+cs.Spec.Cluster)
-		if cs.Status.AppliedDigest != cs.Spec.Digest || !apimeta.IsStatusConditionTrue(cs.Status.Conditions, fluxmeta.ReadyCondition) {
-			t.Errorf("ClusterSync %s not synced when the demo said so: %+v", cs.Name, cs.Status.Conditions)
+		repo := &flotillav1.FleetRepository{}
+		if err := hubCl.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: cs.Labels[flotillav1.LabelRepository]}, repo); err != nil {
+			t.Fatal(err)
+		}
+		if cs.Status.AppliedRevision != repo.Status.Revision || !apimeta.IsStatusConditionTrue(cs.Status.Conditions, fluxmeta.ReadyCondition) {
+			t.Errorf("ClusterSync %s not synced to %s when the demo said so: applied %q, %+v", cs.Name, repo.Status.Revision, cs.Status.AppliedRevision, cs.Status.Conditions)
 		}
 	}
 	sort.Strings(got)

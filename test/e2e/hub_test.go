@@ -496,7 +496,8 @@ func TestHubSyncsFleet(t *testing.T) {
 	})
 }
 
-// expectReady returns nil when every named ClusterSync is synced and Ready.
+// expectReady returns nil when every named ClusterSync has applied its
+// repository's latest revision and is Ready.
 func (e *fleetEnv) expectReady(ctx context.Context, names ...string) error {
 	s, err := e.syncs(ctx)
 	if err != nil {
@@ -507,9 +508,13 @@ func (e *fleetEnv) expectReady(ctx context.Context, names ...string) error {
 		if cs == nil {
 			return fmt.Errorf("ClusterSync %s missing (have %v)", n, keys(s))
 		}
-		if cs.Status.AppliedDigest != cs.Spec.Digest || condition(cs.Status.Conditions, meta.ReadyCondition)[:4] != "True" {
-			return fmt.Errorf("ClusterSync %s not ready: Ready %s; Healthy %s; applied %q desired %q", n,
-				condition(cs.Status.Conditions, meta.ReadyCondition), condition(cs.Status.Conditions, flotillav1.HealthyCondition), cs.Status.AppliedDigest, cs.Spec.Digest)
+		fr := &flotillav1.FleetRepository{}
+		if err := e.hubCl.Get(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]}, fr); err != nil {
+			return err
+		}
+		if fr.Status.Revision == "" || cs.Status.AppliedRevision != fr.Status.Revision || condition(cs.Status.Conditions, meta.ReadyCondition)[:4] != "True" {
+			return fmt.Errorf("ClusterSync %s not ready: Ready %s; Healthy %s; applied %q, repository at %q", n,
+				condition(cs.Status.Conditions, meta.ReadyCondition), condition(cs.Status.Conditions, flotillav1.HealthyCondition), cs.Status.AppliedRevision, fr.Status.Revision)
 		}
 	}
 	return nil
