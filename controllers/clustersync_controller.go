@@ -48,20 +48,32 @@ type ClusterSyncReconciler struct {
 	applied appliedObjects
 }
 
-// appliedObjects is a concurrency-safe map of apply.Applied by UID.
+// appliedObjects is a concurrency-safe map of apply.Applied by UID, each
+// tied to the cluster client it was applied with.
 type appliedObjects struct {
 	mu sync.Mutex
-	m  map[types.UID]apply.Applied
+	m  map[types.UID]appliedWith
 }
 
-func (a *appliedObjects) get(uid types.UID) apply.Applied {
+type appliedWith struct {
+	client  apply.ClusterClient
+	applied apply.Applied
+}
+
+// get returns what was applied for uid through cl. A different client (the
+// kubeconfig changed, perhaps to a rebuilt cluster) knows nothing: the next
+// apply then reads and dry-runs every object again.
+func (a *appliedObjects) get(uid types.UID, cl apply.ClusterClient) apply.Applied {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.m[uid]
+	if w, ok := a.m[uid]; ok && w.client == cl {
+		return w.applied
+	}
+	return nil
 }
 
-// set records applied for uid; nil forgets it.
-func (a *appliedObjects) set(uid types.UID, applied apply.Applied) {
+// set records what was applied for uid through cl; nil forgets it.
+func (a *appliedObjects) set(uid types.UID, cl apply.ClusterClient, applied apply.Applied) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if applied == nil {
@@ -69,9 +81,9 @@ func (a *appliedObjects) set(uid types.UID, applied apply.Applied) {
 		return
 	}
 	if a.m == nil {
-		a.m = map[types.UID]apply.Applied{}
+		a.m = map[types.UID]appliedWith{}
 	}
-	a.m[uid] = applied
+	a.m[uid] = appliedWith{client: cl, applied: applied}
 }
 
 // SetupWithManager registers the reconciler. It watches ClusterSyncs and
@@ -310,14 +322,14 @@ func (r *ClusterSyncReconciler) clusterFailed(cs *flotillav1.ClusterSync, err er
 	return ctrl.Result{RequeueAfter: wait}, true
 }
 
-func (r *ClusterSyncReconciler) request(cs *flotillav1.ClusterSync, d *Desired) apply.Request {
+func (r *ClusterSyncReconciler) request(cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired) apply.Request {
 	return apply.Request{
 		App:               cs.Spec.App,
 		Repository:        types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]},
 		Namespace:         d.Namespace,
 		Objects:           d.Objects,
 		PreviousInventory: cs.Status.Inventory,
-		LastApplied:       r.applied.get(cs.UID),
+		LastApplied:       r.applied.get(cs.UID, cl),
 		Prune:             d.Prune,
 		HealthTimeout:     d.HealthTimeout,
 		ApplyTimeout:      r.Options.ClusterTimeout * 4,
@@ -327,8 +339,8 @@ func (r *ClusterSyncReconciler) request(cs *flotillav1.ClusterSync, d *Desired) 
 func (r *ClusterSyncReconciler) apply(ctx context.Context, cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
 	start := time.Now()
-	res, err := apply.Sync(ctx, cl, r.request(cs, d))
-	r.applied.set(cs.UID, res.AppliedOrNil())
+	res, err := apply.Sync(ctx, cl, r.request(cs, cl, d))
+	r.applied.set(cs.UID, cl, res.AppliedOrNil())
 	if err != nil {
 		// A partial apply may have created objects: keep them in the
 		// inventory so a later prune can still find them.
@@ -399,7 +411,7 @@ func (r *ClusterSyncReconciler) checkHealth(ctx context.Context, cs *flotillav1.
 }
 
 func (r *ClusterSyncReconciler) correctDrift(ctx context.Context, cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired) (ctrl.Result, error) {
-	drifted, err := apply.CorrectDrift(ctx, cl, r.request(cs, d))
+	drifted, err := apply.CorrectDrift(ctx, cl, r.request(cs, cl, d))
 	if err != nil {
 		if result, ok := r.clusterFailed(cs, err); ok {
 			return result, nil
@@ -478,7 +490,7 @@ func (r *ClusterSyncReconciler) finalize(ctx context.Context, cs *flotillav1.Clu
 			}
 		}
 	}
-	r.applied.set(cs.UID, nil)
+	r.applied.set(cs.UID, nil, nil)
 	p := client.MergeFrom(cs.DeepCopy())
 	controllerutil.RemoveFinalizer(cs, syncFinalizer)
 	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, cs, p))
