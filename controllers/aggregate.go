@@ -23,7 +23,13 @@ func syncIsSynced(cs *flotillav1.ClusterSync, d *Desired) bool {
 // syncIsReady reports whether a ClusterSync runs its desired state d and is
 // healthy and Ready.
 func syncIsReady(cs *flotillav1.ClusterSync, d *Desired) bool {
-	return syncIsSynced(cs, d) && conditions.IsTrue(cs, meta.ReadyCondition) &&
+	return syncIsSynced(cs, d) && lastSyncReady(cs)
+}
+
+// lastSyncReady reports whether a ClusterSync's status says Ready for its
+// current generation, whatever has been rendered since.
+func lastSyncReady(cs *flotillav1.ClusterSync) bool {
+	return conditions.IsTrue(cs, meta.ReadyCondition) &&
 		conditions.GetObservedGeneration(cs, meta.ReadyCondition) == cs.Generation
 }
 
@@ -136,7 +142,7 @@ func aggregateCluster(syncs []flotillav1.ClusterSync) ClusterAggregate {
 			continue
 		}
 		agg.Total++
-		if conditions.IsTrue(cs, meta.ReadyCondition) && conditions.GetObservedGeneration(cs, meta.ReadyCondition) == cs.Generation {
+		if lastSyncReady(cs) {
 			agg.Ready++
 		}
 	}

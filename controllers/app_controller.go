@@ -56,7 +56,7 @@ func (r *AppReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	before := app.DeepCopy()
 	defer func() {
 		app.Status.ObservedGeneration = app.Generation
-		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, before, app, before.Status, app.Status))
+		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, app, before.Status, app.Status))
 	}()
 	list := &flotillav1.ClusterSyncList{}
 	// Read-only: the aggregation never changes the cached objects.

@@ -73,7 +73,7 @@ func (r *ClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	before := c.DeepCopy()
 	defer func() {
 		c.Status.ObservedGeneration = c.Generation
-		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, before, c, before.Status, c.Status))
+		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, c, before.Status, c.Status))
 	}()
 
 	summaryWait := r.Summaries.wait(req.NamespacedName)

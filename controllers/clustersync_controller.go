@@ -201,7 +201,7 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	before := cs.DeepCopy()
 	defer func() {
 		cs.Status.ObservedGeneration = cs.Generation
-		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, before, cs, before.Status, cs.Status))
+		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, cs, before.Status, cs.Status))
 	}()
 
 	cluster := &flotillav1.Cluster{}

@@ -84,7 +84,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			obj.Status.LastHandledReconcileAt = v
 		}
 		obj.Status.ObservedGeneration = obj.Generation
-		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, before, obj, before.Status, obj.Status))
+		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, obj, before.Status, obj.Status))
 	}()
 
 	interval := durationOr(obj.Spec.Interval, r.Options.DefaultInterval)
@@ -114,7 +114,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{RequeueAfter: interval}, nil
 	}
 
-	fetched := time.Since(fetchStart)
+	fetched, syncStart := time.Since(fetchStart), time.Now()
 	cleanupPending, err := r.sync(ctx, obj, snap)
 	if err != nil {
 		var cfg *configError
@@ -136,7 +136,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		r.event(obj, corev1.EventTypeNormal, "NewRevision", fmt.Sprintf("rendered revision %s for %d targets", snap.Ref, obj.Status.Targets))
 	}
 	log.Info("revision rendered", "revision", snap.Ref, "targets", obj.Status.Targets,
-		"fetch", fetched.String(), "renderAndMirror", time.Since(fetchStart.Add(fetched)).String())
+		"fetch", fetched.String(), "renderAndMirror", time.Since(syncStart).String())
 	obj.Status.Revision = snap.Ref
 	conditions.Delete(obj, meta.StalledCondition)
 	conditions.Delete(obj, meta.ReconcilingCondition)

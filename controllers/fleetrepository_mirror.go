@@ -70,10 +70,7 @@ func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1
 		}
 	}
 	errs = append(errs, inParallel(len(fl.Clusters), func(i int) error {
-		if clusterMirrored(currentClusters[fl.Clusters[i].Name], fl.Clusters[i], repo) {
-			return nil
-		}
-		return r.upsertCluster(ctx, repo, fl.Clusters[i])
+		return r.upsertCluster(ctx, repo, fl.Clusters[i], currentClusters[fl.Clusters[i].Name])
 	}))
 
 	// Apps.
@@ -127,11 +124,7 @@ func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1
 	}
 	errs = append(errs, inParallel(len(upserts), func(i int) error {
 		t := upserts[i]
-		deps := depsOn(t.App, t.Cluster)
-		if syncMirrored(currentSyncs[syncName(t.App, t.Cluster)], t.App, t.Cluster, deps, repo) {
-			return nil
-		}
-		return r.upsertSync(ctx, repo, t.App, t.Cluster, deps)
+		return r.upsertSync(ctx, repo, t.App, t.Cluster, depsOn(t.App, t.Cluster), currentSyncs[syncName(t.App, t.Cluster)])
 	}))
 	for i := range existingSyncs.Items {
 		cs := &existingSyncs.Items[i]
@@ -204,9 +197,11 @@ func inParallel(n int, fn func(i int) error) error {
 // repository is reconciled again soon even though its revision is unchanged.
 var errCleanupPending = errors.New("waiting for removed clusters' syncs to finish")
 
-func (r *FleetRepositoryReconciler) upsertCluster(ctx context.Context, repo *flotillav1.FleetRepository, from *flotillav1.Cluster) error {
-	obj := &flotillav1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: from.Name, Namespace: repo.Namespace}}
-	_, err := controllerutil.CreateOrPatch(ctx, r.Client, obj, func() error {
+// upsertCluster makes the hub's Cluster mirror the fleet's. have is the
+// cached object (nil if none): when it already mirrors the fleet, nothing
+// is sent.
+func (r *FleetRepositoryReconciler) upsertCluster(ctx context.Context, repo *flotillav1.FleetRepository, from, have *flotillav1.Cluster) error {
+	mutate := func(obj *flotillav1.Cluster) error {
 		if err := claim(obj, repo); err != nil {
 			return err
 		}
@@ -214,11 +209,28 @@ func (r *FleetRepositoryReconciler) upsertCluster(ctx context.Context, repo *flo
 		obj.Annotations = maps.Clone(from.Annotations)
 		obj.Spec = *from.Spec.DeepCopy()
 		return controllerutil.SetControllerReference(repo, obj, r.Scheme())
-	})
-	if err != nil {
+	}
+	if have != nil && unchangedBy(have, mutate) {
+		return nil
+	}
+	obj := &flotillav1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: from.Name, Namespace: repo.Namespace}}
+	if _, err := controllerutil.CreateOrPatch(ctx, r.Client, obj, func() error { return mutate(obj) }); err != nil {
 		return fmt.Errorf("mirror Cluster %s: %w", from.Name, err)
 	}
 	return nil
+}
+
+// unchangedBy reports whether mutate leaves the cached object have as it
+// is (false when have is being deleted or mutate fails). It works on a copy.
+func unchangedBy[T interface {
+	client.Object
+	DeepCopy() T
+}](have T, mutate func(T) error) bool {
+	if !have.GetDeletionTimestamp().IsZero() {
+		return false
+	}
+	want := have.DeepCopy()
+	return mutate(want) == nil && equality.Semantic.DeepEqual(want, have)
 }
 
 func (r *FleetRepositoryReconciler) upsertApp(ctx context.Context, repo *flotillav1.FleetRepository, from *flotillav1.App) error {
@@ -237,12 +249,12 @@ func (r *FleetRepositoryReconciler) upsertApp(ctx context.Context, repo *flotill
 	return nil
 }
 
-// upsertSync creates or updates the ClusterSync of an (app, cluster) pair.
-// Its spec changes only when the pair's dependencies do: a new revision
-// reaches the sync through the desired-state store, not through a write.
-func (r *FleetRepositoryReconciler) upsertSync(ctx context.Context, repo *flotillav1.FleetRepository, app, cluster string, dependsOn []string) error {
-	obj := &flotillav1.ClusterSync{ObjectMeta: metav1.ObjectMeta{Name: syncName(app, cluster), Namespace: repo.Namespace}}
-	_, err := controllerutil.CreateOrPatch(ctx, r.Client, obj, func() error {
+// upsertSync creates or updates the ClusterSync of an (app, cluster) pair;
+// have is the cached object (nil if none). Its spec changes only when the
+// pair's dependencies do: a new revision reaches the sync through the
+// desired-state store, not through a write.
+func (r *FleetRepositoryReconciler) upsertSync(ctx context.Context, repo *flotillav1.FleetRepository, app, cluster string, dependsOn []string, have *flotillav1.ClusterSync) error {
+	mutate := func(obj *flotillav1.ClusterSync) error {
 		if err := claim(obj, repo); err != nil {
 			return err
 		}
@@ -256,36 +268,15 @@ func (r *FleetRepositoryReconciler) upsertSync(ctx context.Context, repo *flotil
 			obj.Spec = spec
 		}
 		return controllerutil.SetControllerReference(repo, obj, r.Scheme())
-	})
-	if err != nil {
+	}
+	if have != nil && unchangedBy(have, mutate) {
+		return nil
+	}
+	obj := &flotillav1.ClusterSync{ObjectMeta: metav1.ObjectMeta{Name: syncName(app, cluster), Namespace: repo.Namespace}}
+	if _, err := controllerutil.CreateOrPatch(ctx, r.Client, obj, func() error { return mutate(obj) }); err != nil {
 		return fmt.Errorf("mirror ClusterSync %s: %w", obj.Name, err)
 	}
 	return nil
-}
-
-// clusterMirrored reports whether the hub's Cluster already mirrors the
-// fleet's: same labels, annotations and spec, controlled by repo.
-func clusterMirrored(have, want *flotillav1.Cluster, repo *flotillav1.FleetRepository) bool {
-	return have != nil && have.DeletionTimestamp.IsZero() && metav1.IsControlledBy(have, repo) &&
-		maps.Equal(have.Labels, mergeLabels(want.Labels, repoLabels(repo))) &&
-		maps.Equal(have.Annotations, want.Annotations) &&
-		equality.Semantic.DeepEqual(have.Spec, want.Spec)
-}
-
-// syncMirrored reports whether the hub's ClusterSync of (app, cluster) is
-// already as upsertSync would make it.
-func syncMirrored(have *flotillav1.ClusterSync, app, cluster string, dependsOn []string, repo *flotillav1.FleetRepository) bool {
-	if have == nil || !have.DeletionTimestamp.IsZero() || !metav1.IsControlledBy(have, repo) ||
-		!controllerutil.ContainsFinalizer(have, syncFinalizer) {
-		return false
-	}
-	for k, v := range repoLabels(repo) {
-		if have.Labels[k] != v {
-			return false
-		}
-	}
-	return have.Labels[flotillav1.LabelApp] == app && have.Labels[flotillav1.LabelCluster] == cluster &&
-		equality.Semantic.DeepEqual(have.Spec, flotillav1.ClusterSyncSpec{App: app, Cluster: cluster, DependsOn: dependsOn})
 }
 
 // claim refuses to take over an object that another repository owns.

@@ -21,7 +21,7 @@ import (
 // never see a half-updated status, such as Ready for a digest not yet
 // recorded. The patch is computed from the two statuses alone, not from the
 // whole objects. A deleted object is not an error.
-func writeStatus(ctx context.Context, c client.Client, _, after client.Object, beforeStatus, afterStatus any) error {
+func writeStatus(ctx context.Context, c client.Client, after client.Object, beforeStatus, afterStatus any) error {
 	if equality.Semantic.DeepEqual(beforeStatus, afterStatus) {
 		return nil
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
-	"sync"
 
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
@@ -76,22 +75,16 @@ func directPlan(req *Request, objects []*unstructured.Unstructured, ids []string
 // a time, and returns a change set with every object: configured when sent,
 // unchanged otherwise.
 func applyDirect(ctx context.Context, cl ClusterClient, objects []*unstructured.Unstructured, send []int, concurrency int) (*ssa.ChangeSet, error) {
-	sent := make(map[int]bool, len(send))
-	var (
-		g    errgroup.Group
-		mu   sync.Mutex
-		errs = map[int]error{}
-	)
+	sent := make([]bool, len(objects))
+	errs := make([]error, len(objects)) // each goroutine writes its own index
+	var g errgroup.Group
 	g.SetLimit(concurrency)
 	for _, i := range send {
 		sent[i] = true
 		g.Go(func() error {
 			o := objects[i]
-			err := cl.Client().Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.ForceOwnership, client.FieldOwner(flotillav1.FieldManager))
-			if err != nil {
-				mu.Lock()
+			if err := cl.Client().Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.ForceOwnership, client.FieldOwner(flotillav1.FieldManager)); err != nil {
 				errs[i] = fmt.Errorf("%s apply failed: %w", utils.FmtUnstructured(o), err)
-				mu.Unlock()
 			}
 			return nil
 		})

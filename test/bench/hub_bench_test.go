@@ -99,7 +99,7 @@ func benchmarkHubSync(b *testing.B, n int) {
 	last := releases[len(releases)-1]
 	want := e.renderAt(ctx, n, last)
 	e.checkApplied(ctx, want, last)
-	change := medianPhase(changes)
+	change := median(changes, func(p *phaseResult) time.Duration { return p.wall }) // by the last cluster synced
 
 	// 3. A commit that changes no cluster's render: not timed by the
 	// benchmark timer, but its requests are counted.
@@ -123,7 +123,7 @@ func benchmarkHubSync(b *testing.B, n int) {
 	for _, release := range releases {
 		updates = append(updates, e.floorPhase(ctx, fl, n, floorObjects(e.renderAt(ctx, n, release))))
 	}
-	floorUpdate := medianFloor(updates)
+	floorUpdate := median(updates, func(f *floorResult) time.Duration { return f.total })
 
 	res := &hubSyncResult{
 		n: n, first: first, change: change, noop: noop,
@@ -144,18 +144,11 @@ func commitRounds(n int) int {
 	return 1
 }
 
-// medianPhase returns the phase whose last cluster synced at the median
-// time (the upper median for an even count).
-func medianPhase(phases []*phaseResult) *phaseResult {
-	sorted := slices.Clone(phases)
-	slices.SortFunc(sorted, func(a, b *phaseResult) int { return cmp.Compare(a.wall, b.wall) })
-	return sorted[len(sorted)/2]
-}
-
-// medianFloor returns the floor pass with the median total time.
-func medianFloor(runs []*floorResult) *floorResult {
-	sorted := slices.Clone(runs)
-	slices.SortFunc(sorted, func(a, b *floorResult) int { return cmp.Compare(a.total, b.total) })
+// median returns the element of xs with the median key (the upper median
+// for an even count).
+func median[T any](xs []T, key func(T) time.Duration) T {
+	sorted := slices.Clone(xs)
+	slices.SortFunc(sorted, func(a, b T) int { return cmp.Compare(key(a), key(b)) })
 	return sorted[len(sorted)/2]
 }
 

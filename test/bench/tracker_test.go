@@ -23,8 +23,8 @@ import (
 // commit at a time, when each logical cluster has that commit applied and
 // Ready: status.appliedRevision is the commit and Ready is True. Times are
 // taken when the controller's informer receives the change (status
-// timestamps have a one-second resolution, too coarse for small fleets). The fleet has one app, so a
-// ClusterSync stands for its cluster.
+// timestamps have a one-second resolution, too coarse for small fleets).
+// The fleet has one app, so a ClusterSync stands for its cluster.
 type syncTracker struct {
 	clusters int
 
