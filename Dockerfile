@@ -6,7 +6,8 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 ARG COMMIT=unknown
-RUN CGO_ENABLED=0 go build -trimpath \
+# -tags nodemo: the image carries no demo and no test machinery.
+RUN CGO_ENABLED=0 go build -trimpath -tags nodemo \
     -ldflags "-s -w -X github.com/flotilla-gitops/flotilla/internal/version.Version=${VERSION} -X github.com/flotilla-gitops/flotilla/internal/version.Commit=${COMMIT}" \
     -o /out/flotilla ./cmd/flotilla
 

@@ -33,6 +33,10 @@ all: build
 build: ## Build bin/flotilla, stamped with the version and commit from git.
 	go build -ldflags "$(LDFLAGS)" -o $(BIN)/flotilla ./cmd/flotilla
 
+.PHONY: build-image-binary
+build-image-binary: ## Build bin/flotilla-image: the image's binary (no demo, no test machinery).
+	CGO_ENABLED=0 go build -trimpath -tags nodemo -ldflags "$(LDFLAGS)" -o $(BIN)/flotilla-image ./cmd/flotilla
+
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code and CRDs (config/crd) from api/.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
@@ -74,6 +78,9 @@ verify: generate ## Fail when generated files are stale or go mod tidy changes a
 		git status --porcelain -- go.mod go.sum api config/crd config/rbac docs/schema; \
 		git --no-pager diff --stat -- go.mod go.sum api config/crd config/rbac docs/schema; \
 		exit 1; \
+	fi
+	@if go list -deps -tags nodemo ./cmd/flotilla | grep -E '^(testing|github.com/fluxcd/pkg/gittestserver|sigs.k8s.io/controller-runtime/pkg/envtest|github.com/flotilla-gitops/flotilla/internal/(testenv|demo))$$'; then \
+		echo "the image binary (-tags nodemo) links the test machinery listed above"; exit 1; \
 	fi
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "not gofmt-formatted:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 

@@ -3,8 +3,8 @@ package controllers
 import (
 	"testing"
 
-	"github.com/flotilla-gitops/flotilla/internal/apply"
-	"github.com/flotilla-gitops/flotilla/internal/clusterclient"
+	"github.com/flotilla-gitops/flotilla/apply"
+	"github.com/flotilla-gitops/flotilla/apply/clusterclient"
 )
 
 // TestAppliedObjectsAreTiedToTheirClient checks that what was applied is

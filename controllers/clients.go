@@ -12,7 +12,7 @@ import (
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/fleet"
-	"github.com/flotilla-gitops/flotilla/internal/clusterclient"
+	"github.com/flotilla-gitops/flotilla/apply/clusterclient"
 )
 
 // clusterClients hands out one client per member cluster, built from the

@@ -21,7 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
-	"github.com/flotilla-gitops/flotilla/internal/clusterclient"
+	"github.com/flotilla-gitops/flotilla/apply/clusterclient"
 )
 
 // ClusterReconciler probes each member cluster on a heartbeat (reachability,

@@ -27,7 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
-	"github.com/flotilla-gitops/flotilla/internal/apply"
+	"github.com/flotilla-gitops/flotilla/apply"
 )
 
 // ClusterSyncReconciler applies one app's desired state to one cluster:

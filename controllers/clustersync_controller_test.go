@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
-	"github.com/flotilla-gitops/flotilla/internal/clusterclient"
+	"github.com/flotilla-gitops/flotilla/apply/clusterclient"
 	"github.com/flotilla-gitops/flotilla/internal/testenv"
 )
 

@@ -24,7 +24,7 @@ import (
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/fleet"
-	"github.com/flotilla-gitops/flotilla/internal/gitsource"
+	"github.com/flotilla-gitops/flotilla/source"
 	"github.com/flotilla-gitops/flotilla/internal/pipeline"
 	"github.com/flotilla-gitops/flotilla/placement"
 	"github.com/flotilla-gitops/flotilla/render"
@@ -38,7 +38,7 @@ type FleetRepositoryReconciler struct {
 	// APIReader reads Secrets without caching them.
 	APIReader client.Reader
 	Recorder  record.EventRecorder
-	Fetcher   *gitsource.Fetcher
+	Fetcher   *source.Fetcher
 	Renderer  *render.Renderer
 	Store     *desiredStore
 	Options   Options
@@ -101,7 +101,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		conditions.Delete(obj, meta.ReconcilingCondition)
 		conditions.Delete(obj, meta.StalledCondition)
 		r.event(obj, corev1.EventTypeWarning, flotillav1.ReasonFetchFailed, err.Error())
-		log.Error(err, "fetch failed", "url", gitsource.RedactURL(obj.Spec.URL))
+		log.Error(err, "fetch failed", "url", source.RedactURL(obj.Spec.URL))
 		// Transient: retried with the controller's exponential backoff.
 		return ctrl.Result{}, err
 	}
@@ -161,23 +161,23 @@ type configError struct {
 func (e *configError) Error() string { return e.msg }
 
 // fetch brings the repository up to date and extracts the wanted revision.
-func (r *FleetRepositoryReconciler) fetch(ctx context.Context, obj *flotillav1.FleetRepository) (*gitsource.Snapshot, error) {
-	var auth *gitsource.Auth
+func (r *FleetRepositoryReconciler) fetch(ctx context.Context, obj *flotillav1.FleetRepository) (*source.Snapshot, error) {
+	var auth *source.Auth
 	if obj.Spec.SecretRef != nil {
 		secret := &corev1.Secret{}
 		key := types.NamespacedName{Namespace: obj.Namespace, Name: obj.Spec.SecretRef.Name}
 		if err := r.APIReader.Get(ctx, key, secret); err != nil {
 			return nil, fmt.Errorf("read Git credentials Secret %s: %w", key, err)
 		}
-		a, err := gitsource.AuthFromSecretData(secret.Data)
+		a, err := source.AuthFromSecretData(secret.Data)
 		if err != nil {
 			return nil, fmt.Errorf("read Git credentials Secret %s: %w", key, err)
 		}
 		auth = a
 	}
-	return r.Fetcher.Fetch(ctx, gitsource.FetchSpec{
+	return r.Fetcher.Fetch(ctx, source.FetchSpec{
 		URL:     obj.Spec.URL,
-		Ref:     gitsource.Ref{Branch: obj.Spec.Ref.Branch, Tag: obj.Spec.Ref.Tag, Commit: obj.Spec.Ref.Commit},
+		Ref:     source.Ref{Branch: obj.Spec.Ref.Branch, Tag: obj.Spec.Ref.Tag, Commit: obj.Spec.Ref.Commit},
 		Auth:    auth,
 		Timeout: durationOr(obj.Spec.Timeout, 0),
 	})
@@ -185,7 +185,7 @@ func (r *FleetRepositoryReconciler) fetch(ctx context.Context, obj *flotillav1.F
 
 // sync loads, places and renders the snapshot and brings the hub objects in
 // step. A configuration error leaves everything already running untouched.
-func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.FleetRepository, snap *gitsource.Snapshot) (cleanupPending bool, err error) {
+func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.FleetRepository, snap *source.Snapshot) (cleanupPending bool, err error) {
 	repoKey := client.ObjectKeyFromObject(obj)
 	root := snap.Dir
 	if p := strings.Trim(obj.Spec.Path, "/"); p != "" && p != "." {

@@ -7,8 +7,8 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/flotilla-gitops/flotilla/internal/clusterclient"
-	"github.com/flotilla-gitops/flotilla/internal/gitsource"
+	"github.com/flotilla-gitops/flotilla/apply/clusterclient"
+	"github.com/flotilla-gitops/flotilla/source"
 	"github.com/flotilla-gitops/flotilla/render"
 )
 
@@ -20,7 +20,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if opts.CacheDir == "" {
 		return fmt.Errorf("set up controllers: a cache directory is required")
 	}
-	fetcher, err := gitsource.NewFetcher(filepath.Join(opts.CacheDir, "git"))
+	fetcher, err := source.NewFetcher(filepath.Join(opts.CacheDir, "git"))
 	if err != nil {
 		return fmt.Errorf("set up controllers: %w", err)
 	}

@@ -16,9 +16,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
-	"github.com/flotilla-gitops/flotilla/internal/gitsource"
-	"github.com/flotilla-gitops/flotilla/internal/statusbranch"
-	"github.com/flotilla-gitops/flotilla/internal/statusreport"
+	"github.com/flotilla-gitops/flotilla/source"
+	"github.com/flotilla-gitops/flotilla/status/branch"
+	"github.com/flotilla-gitops/flotilla/status/report"
 )
 
 // StatusBranchDisabled as spec.statusBranch turns status commits off.
@@ -41,7 +41,7 @@ type StatusWriter struct {
 }
 
 type repoStatusState struct {
-	writer    *statusbranch.Writer
+	writer    *branch.Writer
 	writerKey [32]byte
 	lastWrite time.Time
 	lastFiles map[string][]byte
@@ -116,15 +116,15 @@ func (s *StatusWriter) WriteOnce(ctx context.Context, repo *flotillav1.FleetRepo
 	if err := s.Client.List(ctx, syncs, client.InNamespace(repo.Namespace), sel); err != nil {
 		return fmt.Errorf("list ClusterSyncs of %s: %w", key, err)
 	}
-	report := statusreport.Build(repo, clusters.Items, syncs.Items)
-	files, err := statusreport.Files(report)
+	rep := report.Build(repo, clusters.Items, syncs.Items)
+	files, err := report.Files(rep)
 	if err != nil {
 		return err
 	}
 	if maps.EqualFunc(files, st.lastFiles, func(a, b []byte) bool { return string(a) == string(b) }) {
 		return nil
 	}
-	msg := fmt.Sprintf("Fleet status at %s", statusreport.ShortRevision(repo.Status.Revision))
+	msg := fmt.Sprintf("Fleet status at %s", report.ShortRevision(repo.Status.Revision))
 	committed, err := st.writer.Write(ctx, files, msg)
 	if err != nil {
 		return fmt.Errorf("write status of %s: %w", key, err)
@@ -141,7 +141,7 @@ func (s *StatusWriter) WriteOnce(ctx context.Context, repo *flotillav1.FleetRepo
 // author or credentials change.
 func (s *StatusWriter) state(ctx context.Context, repo *flotillav1.FleetRepository) (*repoStatusState, error) {
 	key := client.ObjectKeyFromObject(repo)
-	var auth *gitsource.Auth
+	var auth *source.Auth
 	var secretData map[string][]byte
 	if repo.Spec.SecretRef != nil {
 		secret := &corev1.Secret{}
@@ -149,26 +149,26 @@ func (s *StatusWriter) state(ctx context.Context, repo *flotillav1.FleetReposito
 			return nil, fmt.Errorf("read Git credentials for status write-back of %s: %w", key, err)
 		}
 		secretData = secret.Data
-		a, err := gitsource.AuthFromSecretData(secret.Data)
+		a, err := source.AuthFromSecretData(secret.Data)
 		if err != nil {
 			return nil, fmt.Errorf("read Git credentials for status write-back of %s: %w", key, err)
 		}
 		auth = a
 	}
-	branch := repo.Spec.StatusBranch
+	branchName := repo.Spec.StatusBranch
 	synced := repo.Spec.Ref.Branch
 	if synced == "" && repo.Spec.Ref.Tag == "" && repo.Spec.Ref.Commit == "" {
-		synced = gitsource.DefaultBranch
+		synced = source.DefaultBranch
 	}
-	if err := statusbranch.ValidateBranches(branch, synced); err != nil {
+	if err := branch.ValidateBranches(branchName, synced); err != nil {
 		return nil, fmt.Errorf("FleetRepository %s spec.statusBranch: %w", key, err)
 	}
-	author := statusbranch.Author{}
+	author := branch.Author{}
 	if a := repo.Spec.StatusAuthor; a != nil {
-		author = statusbranch.Author{Name: a.Name, Email: a.Email}
+		author = branch.Author{Name: a.Name, Email: a.Email}
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", repo.Spec.URL, branch, author.Name, author.Email)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", repo.Spec.URL, branchName, author.Name, author.Email)
 	for _, k := range slices.Sorted(maps.Keys(secretData)) {
 		fmt.Fprintf(h, "%s\x00%x\x00", k, sha256.Sum256(secretData[k]))
 	}
@@ -184,11 +184,11 @@ func (s *StatusWriter) state(ctx context.Context, repo *flotillav1.FleetReposito
 	if st != nil && st.writerKey == sum {
 		return st, nil
 	}
-	w, err := statusbranch.NewWriter(statusbranch.Options{
-		URL: repo.Spec.URL, Branch: branch, Auth: auth, Author: author,
+	w, err := branch.NewWriter(branch.Options{
+		URL: repo.Spec.URL, Branch: branchName, Auth: auth, Author: author,
 		// status/ holds exactly the fleet's clusters: files of clusters that
 		// left go, even those written before a restart.
-		OwnedDir: statusreport.StatusDir,
+		OwnedDir: report.StatusDir,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("FleetRepository %s status write-back: %w", key, err)

@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
-	"github.com/flotilla-gitops/flotilla/internal/statusbranch"
-	"github.com/flotilla-gitops/flotilla/internal/webhook"
+	"github.com/flotilla-gitops/flotilla/status/branch"
+	"github.com/flotilla-gitops/flotilla/source/webhook"
 )
 
 // WebhookServer serves push webhooks (POST /hooks/<namespace>/<repository>)
@@ -114,7 +114,7 @@ func (w *WebhookServer) skipRef(ctx context.Context, namespace, name, ref string
 	}
 	status := repo.Spec.StatusBranch
 	if status == "" {
-		status = statusbranch.DefaultBranch
+		status = branch.DefaultBranch
 	}
 	return strings.TrimPrefix(ref, "refs/heads/") == status
 }

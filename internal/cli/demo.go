@@ -1,3 +1,8 @@
+//go:build !nodemo
+
+// The demo command links the test environment (real control planes, a Git
+// server); the image binary is built with -tags nodemo and leaves it out.
+
 package cli
 
 import (

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flotilla-gitops/flotilla/internal/fleetdiff"
-	"github.com/flotilla-gitops/flotilla/internal/gitsource"
+	"github.com/flotilla-gitops/flotilla/source"
 	"github.com/flotilla-gitops/flotilla/internal/pipeline"
 	"github.com/flotilla-gitops/flotilla/render"
 )
@@ -108,7 +108,7 @@ func runDiff(cmd *cobra.Command, f diffFlags) error {
 // errOut; one invalid at the base is compared as far as it renders.
 func diffRevisions(ctx context.Context, errOut io.Writer, repoDir, baseRev, headRev string, r *render.Renderer) (*fleetdiff.Report, error) {
 	fail := func(err error) error { return &ExitError{Code: exitUsage, Err: err} }
-	repo, err := gitsource.OpenLocal(repoDir)
+	repo, err := source.OpenLocal(repoDir)
 	if err != nil {
 		return nil, fail(fmt.Errorf("diff: %w", err))
 	}

@@ -15,17 +15,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
-	"github.com/flotilla-gitops/flotilla/internal/gitsource"
+	"github.com/flotilla-gitops/flotilla/source"
 	"github.com/flotilla-gitops/flotilla/internal/hub"
-	"github.com/flotilla-gitops/flotilla/internal/statusbranch"
-	"github.com/flotilla-gitops/flotilla/internal/statusreport"
+	"github.com/flotilla-gitops/flotilla/status/branch"
+	"github.com/flotilla-gitops/flotilla/status/report"
 )
 
 func init() { extraCommands = append(extraCommands, newStatusCommand) }
 
 func newStatusCommand() *cobra.Command {
 	var (
-		kubeconfig, namespace, repository, repoDir, branch, output string
+		kubeconfig, namespace, repository, repoDir, statusBranch, output string
 	)
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -39,12 +39,12 @@ with no cluster at all, the status branch of a local clone (--repo).`,
 			if output != "table" && output != "json" {
 				return &ExitError{Code: 2, Err: fmt.Errorf("--output %q: use table or json", output)}
 			}
-			var reports []statusreport.Report
+			var reports []report.Report
 			var err error
 			if repoDir != "" {
-				var r statusreport.Report
-				r, err = statusFromBranch(cmd.Context(), repoDir, branch)
-				reports = []statusreport.Report{r}
+				var r report.Report
+				r, err = statusFromBranch(cmd.Context(), repoDir, statusBranch)
+				reports = []report.Report{r}
 			} else {
 				reports, err = statusFromHub(cmd.Context(), kubeconfig, namespace, repository)
 			}
@@ -59,12 +59,12 @@ with no cluster at all, the status branch of a local clone (--repo).`,
 	f.StringVarP(&namespace, "namespace", "n", "", "namespace of the FleetRepositories (default: all namespaces)")
 	f.StringVar(&repository, "repository", "", "only this FleetRepository")
 	f.StringVar(&repoDir, "repo", "", "read the status branch of this local clone instead of the hub")
-	f.StringVar(&branch, "branch", statusbranch.DefaultBranch, "status branch to read with --repo (origin/<branch> is preferred when fetched)")
+	f.StringVar(&statusBranch, "branch", branch.DefaultBranch, "status branch to read with --repo (origin/<branch> is preferred when fetched)")
 	f.StringVarP(&output, "output", "o", "table", "table or json")
 	return cmd
 }
 
-func printReports(w io.Writer, reports []statusreport.Report, output string) error {
+func printReports(w io.Writer, reports []report.Report, output string) error {
 	if output == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -78,16 +78,16 @@ func printReports(w io.Writer, reports []statusreport.Report, output string) err
 			fmt.Fprintln(w)
 		}
 		if r.Repository != "" {
-			fmt.Fprintf(w, "%s at %s\n", r.Repository, statusreport.ShortRevision(r.Revision))
+			fmt.Fprintf(w, "%s at %s\n", r.Repository, report.ShortRevision(r.Revision))
 		}
-		if err := statusreport.WriteTable(w, r, time.Now()); err != nil {
+		if err := report.WriteTable(w, r, time.Now()); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func statusFromHub(ctx context.Context, kubeconfig, namespace, repository string) ([]statusreport.Report, error) {
+func statusFromHub(ctx context.Context, kubeconfig, namespace, repository string) ([]report.Report, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if kubeconfig != "" {
 		rules.ExplicitPath = kubeconfig
@@ -108,7 +108,7 @@ func statusFromHub(ctx context.Context, kubeconfig, namespace, repository string
 	if err := cl.List(ctx, repos, client.InNamespace(namespace)); err != nil {
 		return nil, fmt.Errorf("list FleetRepositories on the hub: %w", err)
 	}
-	var reports []statusreport.Report
+	var reports []report.Report
 	for i := range repos.Items {
 		repo := &repos.Items[i]
 		if repository != "" && repo.Name != repository {
@@ -123,7 +123,7 @@ func statusFromHub(ctx context.Context, kubeconfig, namespace, repository string
 		if err := cl.List(ctx, syncs, client.InNamespace(repo.Namespace), sel); err != nil {
 			return nil, fmt.Errorf("list ClusterSyncs: %w", err)
 		}
-		reports = append(reports, statusreport.Build(repo, clusters.Items, syncs.Items))
+		reports = append(reports, report.Build(repo, clusters.Items, syncs.Items))
 	}
 	if len(reports) == 0 {
 		return nil, fmt.Errorf("no FleetRepository found on the hub (namespace %q, repository %q)", namespace, repository)
@@ -131,13 +131,13 @@ func statusFromHub(ctx context.Context, kubeconfig, namespace, repository string
 	return reports, nil
 }
 
-func statusFromBranch(ctx context.Context, dir, branch string) (statusreport.Report, error) {
-	repo, err := gitsource.OpenLocal(dir)
+func statusFromBranch(ctx context.Context, dir, branch string) (report.Report, error) {
+	repo, err := source.OpenLocal(dir)
 	if err != nil {
-		return statusreport.Report{}, err
+		return report.Report{}, err
 	}
 	defer repo.Close()
-	var snap *gitsource.Snapshot
+	var snap *source.Snapshot
 	var errs []string
 	for _, rev := range []string{"origin/" + branch, branch} {
 		s, err := repo.ExtractRevision(ctx, rev)
@@ -148,28 +148,28 @@ func statusFromBranch(ctx context.Context, dir, branch string) (statusreport.Rep
 		errs = append(errs, err.Error())
 	}
 	if snap == nil {
-		return statusreport.Report{}, fmt.Errorf("read status branch %s in %s: %s; run `git fetch origin %s` first", branch, dir, strings.Join(errs, "; "), branch)
+		return report.Report{}, fmt.Errorf("read status branch %s in %s: %s; run `git fetch origin %s` first", branch, dir, strings.Join(errs, "; "), branch)
 	}
 	defer snap.Release()
-	entries, err := os.ReadDir(filepath.Join(snap.Dir, statusreport.StatusDir))
+	entries, err := os.ReadDir(filepath.Join(snap.Dir, report.StatusDir))
 	if err != nil {
-		return statusreport.Report{}, fmt.Errorf("read status branch %s: no %s/ folder: %w", branch, statusreport.StatusDir, err)
+		return report.Report{}, fmt.Errorf("read status branch %s: no %s/ folder: %w", branch, report.StatusDir, err)
 	}
 	files := map[string][]byte{}
 	for _, e := range entries {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
 			continue
 		}
-		p := filepath.Join(statusreport.StatusDir, e.Name())
+		p := filepath.Join(report.StatusDir, e.Name())
 		b, err := os.ReadFile(filepath.Join(snap.Dir, p))
 		if err != nil {
-			return statusreport.Report{}, fmt.Errorf("read %s on branch %s: %w", p, branch, err)
+			return report.Report{}, fmt.Errorf("read %s on branch %s: %w", p, branch, err)
 		}
 		files[filepath.ToSlash(p)] = b
 	}
-	r, err := statusreport.ParseFiles(files)
+	r, err := report.ParseFiles(files)
 	if err != nil {
-		return statusreport.Report{}, err
+		return report.Report{}, err
 	}
 	r.Repository = "branch " + branch + " of " + dir
 	r.Revision = snap.Ref

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
-	"github.com/flotilla-gitops/flotilla/internal/statusreport"
+	"github.com/flotilla-gitops/flotilla/status/report"
 )
 
 // States of an app on a cluster in the progress lines, in the words of
@@ -28,8 +28,8 @@ const (
 // per cluster, one column per app, offline and failing ones explained),
 // then the capacity each cluster's heartbeat reports.
 func PrintTable(w io.Writer, s *FleetState) error {
-	report := statusreport.Build(s.Repository, s.Clusters, s.Syncs)
-	if err := statusreport.WriteTable(w, report, time.Now()); err != nil {
+	rep := report.Build(s.Repository, s.Clusters, s.Syncs)
+	if err := report.WriteTable(w, rep, time.Now()); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)

@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
-	"github.com/flotilla-gitops/flotilla/internal/apply"
-	"github.com/flotilla-gitops/flotilla/internal/clusterclient"
+	"github.com/flotilla-gitops/flotilla/apply"
+	"github.com/flotilla-gitops/flotilla/apply/clusterclient"
 	"github.com/flotilla-gitops/flotilla/internal/testenv"
 )
 

@@ -1,0 +1,105 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
+)
+
+func fixture() (*flotillav1.FleetRepository, []flotillav1.Cluster, []flotillav1.ClusterSync) {
+	repo := &flotillav1.FleetRepository{ObjectMeta: metav1.ObjectMeta{Namespace: "fleet", Name: "factories"}}
+	repo.Status.Revision = "main@sha1:0123456789abcdef0123456789abcdef01234567"
+	seen := metav1.NewTime(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	clusters := []flotillav1.Cluster{
+		{ObjectMeta: metav1.ObjectMeta{Name: "factory-b"}, Status: flotillav1.ClusterStatus{
+			LastHeartbeatTime: &seen,
+			Conditions:        []metav1.Condition{{Type: "Reachable", Status: metav1.ConditionFalse, Reason: "ClusterUnreachable", Message: "connection refused"}},
+		}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "factory-a"}, Status: flotillav1.ClusterStatus{
+			LastHeartbeatTime: &seen,
+			Conditions:        []metav1.Condition{{Type: "Reachable", Status: metav1.ConditionTrue, Reason: "Reachable"}},
+		}},
+	}
+	sync := func(app, cluster, revision string, ready metav1.ConditionStatus, reason, msg string) flotillav1.ClusterSync {
+		return flotillav1.ClusterSync{
+			Spec:   flotillav1.ClusterSyncSpec{App: app, Cluster: cluster},
+			Status: flotillav1.ClusterSyncStatus{AppliedDigest: "d1", AppliedRevision: revision, Conditions: []metav1.Condition{{Type: "Ready", Status: ready, Reason: reason, Message: msg}}},
+		}
+	}
+	syncs := []flotillav1.ClusterSync{
+		sync("web", "factory-a", repo.Status.Revision, metav1.ConditionTrue, "Synced", ""),
+		sync("db", "factory-a", repo.Status.Revision, metav1.ConditionFalse, "HealthCheckFailed", "Deployment db/db: 0/1 available"),
+		sync("web", "factory-b", "main@sha1:aaaaaaaaaa", metav1.ConditionFalse, "ClusterUnreachable", "connection refused"),
+	}
+	return repo, clusters, syncs
+}
+
+func TestBuildFilesAndTable(t *testing.T) {
+	repo, clusters, syncs := fixture()
+	r := Build(repo, clusters, syncs)
+	if len(r.Clusters) != 2 || r.Clusters[0].Cluster != "factory-a" || r.Clusters[1].Cluster != "factory-b" {
+		t.Fatalf("clusters not sorted: %+v", r.Clusters)
+	}
+	if got := strings.Join(r.Apps(), ","); got != "db,web" {
+		t.Fatalf("apps = %s", got)
+	}
+	a, b := r.Clusters[0], r.Clusters[1]
+	if a.Revision != repo.Status.Revision || !a.Apps[0].Synced || !a.Apps[1].Synced || b.Apps[0].Synced {
+		t.Fatalf("factory-a's apps are at the latest revision and factory-b's are not: %+v", r.Clusters)
+	}
+	if !b.Stale || b.LastSeen == nil || b.LastError != "connection refused" {
+		t.Fatalf("factory-b must be stale with last seen and error: %+v", b)
+	}
+	if r.Clusters[0].LastSeen != nil {
+		t.Fatal("a reachable cluster must not record its heartbeat (it would change every interval)")
+	}
+
+	files, err := Files(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 3 || files["status/factory-a.yaml"] == nil || files["status/factory-b.yaml"] == nil {
+		t.Fatalf("want one file per cluster and STATUS.md, got %d files", len(files))
+	}
+	md := string(files[SummaryFile])
+	for _, want := range []string{"| factory-a | yes | main@0123456 | failed | ready |", "| factory-b | **STALE** | main@aaaaaaa | – | offline |", "last seen 2026-11-25 10:00:00 UTC", "**db** on **factory-a**: HealthCheckFailed"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("STATUS.md lacks %q:\n%s", want, md)
+		}
+	}
+	again, _ := Files(Build(repo, clusters, syncs))
+	if !bytes.Equal(again[SummaryFile], files[SummaryFile]) || !bytes.Equal(again["status/factory-a.yaml"], files["status/factory-a.yaml"]) {
+		t.Fatal("the same fleet must give the same files")
+	}
+
+	parsed, err := ParseFiles(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parsed.Clusters) != 2 || parsed.Clusters[1].Apps[0].Reason != "ClusterUnreachable" {
+		t.Fatalf("round trip lost data: %+v", parsed)
+	}
+
+	var out bytes.Buffer
+	if err := WriteTable(&out, parsed, time.Date(2026, 11, 25, 10, 5, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	table := out.String()
+	for _, want := range []string{"CLUSTER", "DB", "WEB", "factory-b", "STALE", "! factory-b is stale: not reachable since 2026-11-25T10:00:00Z (5m0s ago)", "! db on factory-a: HealthCheckFailed"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+}
+
+func TestParseFilesRejectsUnknownFields(t *testing.T) {
+	_, err := ParseFiles(map[string][]byte{"status/x.yaml": []byte("cluster: x\nbogus: 1\n")})
+	if err == nil || !strings.Contains(err.Error(), "status/x.yaml") {
+		t.Fatalf("want an error naming the file, got %v", err)
+	}
+}

@@ -1,0 +1,65 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteTable prints the clusters × apps matrix for a terminal: one row per
+// cluster, one column per app, stale clusters flagged with since when.
+func WriteTable(w io.Writer, r Report, now time.Time) error {
+	apps := r.Apps()
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	header := append([]string{"CLUSTER", "REACHABLE", "REVISION"}, upper(apps)...)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, c := range r.Clusters {
+		reach := map[string]string{"True": "yes", "False": "STALE", "Unknown": "pull"}[c.Reachable]
+		row := []string{c.Cluster, reach, orDash(ShortRevision(c.Revision))}
+		byApp := map[string]AppStatus{}
+		for _, a := range c.Apps {
+			byApp[a.App] = a
+		}
+		for _, a := range apps {
+			if s, ok := byApp[a]; ok {
+				row = append(row, s.cell())
+			} else {
+				row = append(row, "-")
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("print status table: %w", err)
+	}
+	for _, c := range r.Clusters {
+		if c.Stale {
+			fmt.Fprintf(w, "! %s is stale: not reachable %s\n", c.Cluster, since(c.LastSeen, now))
+		}
+	}
+	for _, c := range r.Clusters {
+		for _, a := range c.Apps {
+			if a.Ready == "False" && a.Reason != "ClusterUnreachable" {
+				fmt.Fprintf(w, "! %s on %s: %s: %s\n", a.App, c.Cluster, a.Reason, oneLine(a.Message))
+			}
+		}
+	}
+	return nil
+}
+
+func upper(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = strings.ToUpper(s)
+	}
+	return out
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
