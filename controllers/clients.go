@@ -11,8 +11,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
-	"github.com/flotilla-gitops/flotilla/fleet"
 	"github.com/flotilla-gitops/flotilla/apply/clusterclient"
+	"github.com/flotilla-gitops/flotilla/fleet"
 )
 
 // clusterClients hands out one client per member cluster, built from the

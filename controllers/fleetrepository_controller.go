@@ -24,10 +24,10 @@ import (
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/fleet"
-	"github.com/flotilla-gitops/flotilla/source"
 	"github.com/flotilla-gitops/flotilla/internal/pipeline"
 	"github.com/flotilla-gitops/flotilla/placement"
 	"github.com/flotilla-gitops/flotilla/render"
+	"github.com/flotilla-gitops/flotilla/source"
 )
 
 // FleetRepositoryReconciler fetches a fleet repository, loads, places and

@@ -8,8 +8,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/flotilla-gitops/flotilla/apply/clusterclient"
-	"github.com/flotilla-gitops/flotilla/source"
 	"github.com/flotilla-gitops/flotilla/render"
+	"github.com/flotilla-gitops/flotilla/source"
 )
 
 // Setup registers every Flotilla reconciler with the manager. They share one

@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
-	"github.com/flotilla-gitops/flotilla/status/branch"
 	"github.com/flotilla-gitops/flotilla/source/webhook"
+	"github.com/flotilla-gitops/flotilla/status/branch"
 )
 
 // WebhookServer serves push webhooks (POST /hooks/<namespace>/<repository>)

@@ -12,9 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flotilla-gitops/flotilla/internal/fleetdiff"
-	"github.com/flotilla-gitops/flotilla/source"
 	"github.com/flotilla-gitops/flotilla/internal/pipeline"
 	"github.com/flotilla-gitops/flotilla/render"
+	"github.com/flotilla-gitops/flotilla/source"
 )
 
 func init() { extraCommands = append(extraCommands, newDiffCommand) }

@@ -15,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
-	"github.com/flotilla-gitops/flotilla/source"
 	"github.com/flotilla-gitops/flotilla/internal/hub"
+	"github.com/flotilla-gitops/flotilla/source"
 	"github.com/flotilla-gitops/flotilla/status/branch"
 	"github.com/flotilla-gitops/flotilla/status/report"
 )
