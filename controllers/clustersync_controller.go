@@ -332,6 +332,7 @@ func (r *ClusterSyncReconciler) request(cs *flotillav1.ClusterSync, cl apply.Clu
 		LastApplied:       r.applied.get(cs.UID, cl),
 		Prune:             d.Prune,
 		HealthTimeout:     d.HealthTimeout,
+		AdoptExisting:     d.AdoptExisting,
 		ApplyTimeout:      r.Options.ClusterTimeout * 4,
 	}
 }
@@ -487,6 +488,9 @@ func (r *ClusterSyncReconciler) finalize(ctx context.Context, cs *flotillav1.Clu
 			}
 			if len(res.Pruned) > 0 {
 				r.Recorder.Event(cs, corev1.EventTypeNormal, "Pruned", fmt.Sprintf("deleted %d object(s) from cluster %s", len(res.Pruned), cs.Spec.Cluster))
+			}
+			if len(res.Released) > 0 {
+				r.Recorder.Event(cs, corev1.EventTypeNormal, "Released", fmt.Sprintf("released %d adopted object(s) on cluster %s, left in place", len(res.Released), cs.Spec.Cluster))
 			}
 		}
 	}

@@ -236,6 +236,7 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 			Objects:       res.Manifest.Objects,
 			Prune:         app.Spec.Prune == nil || *app.Spec.Prune,
 			HealthTimeout: durationOr(app.Spec.HealthTimeout, fleet.DefaultHealthTimeout),
+			AdoptExisting: app.Spec.AdoptExisting,
 		}
 	}
 	r.Store.replaceRepo(repoKey, next, keep)

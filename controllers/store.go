@@ -25,6 +25,9 @@ type Desired struct {
 	Prune bool
 	// HealthTimeout bounds the wait for readiness.
 	HealthTimeout time.Duration
+	// AdoptExisting lets the app take over objects that exist without
+	// Flotilla owner labels (the app's spec.adoptExisting).
+	AdoptExisting bool
 }
 
 // syncKey identifies one (app, cluster) pair of one repository.

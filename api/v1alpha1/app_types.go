@@ -46,6 +46,16 @@ type AppSpec struct {
 	// Defaults to true.
 	// +optional
 	Prune *bool `json:"prune,omitempty"`
+
+	// AdoptExisting lets the app take over objects that already exist on a
+	// cluster without any Flotilla owner labels (for example made by hand
+	// or by another tool). Without it, such an object is refused unless
+	// its manifest carries the annotation flotilla.dev/adopt: "true".
+	// Adopted objects are released, not deleted, when the app stops
+	// rendering them. Objects owned by another Flotilla app are never
+	// taken over. Defaults to false.
+	// +optional
+	AdoptExisting bool `json:"adoptExisting,omitempty"`
 }
 
 // Placement selects clusters for an app. A cluster is a candidate when it

@@ -28,6 +28,13 @@ type ObjectRef struct {
 	ID string `json:"id"`
 	// Version is the API version the object was applied with.
 	Version string `json:"v"`
+	// Adopted is true when the object existed before Flotilla applied it
+	// and was taken over by opt-in (the flotilla.dev/adopt annotation or
+	// the app's spec.adoptExisting). When the app stops rendering it, an
+	// adopted object is released (Flotilla's labels and field ownership
+	// are removed) instead of deleted.
+	// +optional
+	Adopted bool `json:"adopted,omitempty"`
 }
 
 // ClusterSyncStatus is the observed state of one app on one cluster.

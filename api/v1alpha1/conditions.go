@@ -59,4 +59,8 @@ const (
 	LabelRepositoryNamespace = "flotilla.dev/repository-namespace"
 	// FieldManager is the server-side apply field manager.
 	FieldManager = "flotilla"
+	// AnnotationAdopt, set to "true" on an object in Git, lets the app take
+	// over that object when it already exists on a cluster without Flotilla
+	// owner labels. Flotilla does not apply the annotation itself.
+	AnnotationAdopt = "flotilla.dev/adopt"
 )
