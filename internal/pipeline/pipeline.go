@@ -53,7 +53,8 @@ var ErrUnreadable = errors.New("fleet repository unreadable")
 // errors are not rendered (their problems are already reported, and a
 // render of a half-valid app would only repeat them); Output.Skipped lists
 // them. With RenderOnlyIfValid, any load or placement error skips every
-// target.
+// target. Two apps that render the same object for one cluster are an
+// error on the second app's file.
 //
 // Run returns an error only when root cannot be read at all (wrapping
 // ErrUnreadable) or ctx is cancelled.
@@ -93,6 +94,7 @@ func Run(ctx context.Context, root string, r *render.Renderer, opts ...Option) (
 		out.renderIndex[targetKey{res.Target.App, res.Target.Cluster}] = i
 	}
 	diags = append(diags, renderDiagnostics(out.Renders)...)
+	diags = append(diags, objectConflicts(f, out.Renders)...)
 	out.Diagnostics = fleet.SortDiagnostics(diags)
 	return out, nil
 }
