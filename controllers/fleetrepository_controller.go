@@ -202,6 +202,7 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 		return false, err
 	}
 	out, err := pipeline.Run(ctx, root, r.Renderer, pipeline.RenderOnlyIfValid(),
+		pipeline.WithLimits(r.Options.FleetLimits),
 		pipeline.WithPlacementOptions(placement.WithRunning(running)))
 	if err != nil {
 		if ctx.Err() != nil {

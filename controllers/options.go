@@ -1,6 +1,10 @@
 package controllers
 
-import "time"
+import (
+	"time"
+
+	"github.com/flotilla-gitops/flotilla/fleet"
+)
 
 // Options tune the controllers; zero values take the defaults below.
 type Options struct {
@@ -33,6 +37,9 @@ type Options struct {
 	StatusTick time.Duration
 	// AllowKubeconfigExec lets kubeconfigs use exec credential plugins.
 	AllowKubeconfigExec bool
+	// FleetLimits cap the clusters, apps and targets of each fleet
+	// repository; zero fields take fleet's defaults.
+	FleetLimits fleet.Limits
 }
 
 // DefaultOptions returns the options every zero field defaults to; the
@@ -54,6 +61,7 @@ func (o Options) withDefaults() Options {
 	def(&o.ClusterTimeout, 15*time.Second)
 	def(&o.HealthPollInterval, 2*time.Second)
 	def(&o.SummaryInterval, time.Second)
+	o.FleetLimits = o.FleetLimits.WithDefaults()
 	if o.SyncWorkers <= 0 {
 		o.SyncWorkers = 16
 	}

@@ -34,6 +34,17 @@ func WithPlacementOptions(opts ...placement.Option) Option {
 	return func(o *options) { o.place = append(o.place, opts...) }
 }
 
+// WithLimits caps the clusters, apps and targets of the fleet (see
+// fleet.Limits; zero fields take the defaults, which also apply without
+// this option).
+func WithLimits(l fleet.Limits) Option {
+	l = l.WithDefaults()
+	return func(o *options) {
+		o.load = append(o.load, fleet.WithLimits(l))
+		o.place = append(o.place, placement.WithMaxTargets(l.Targets))
+	}
+}
+
 // RenderOnlyIfValid makes Run render nothing when loading or placement
 // found an error: every target is then Skipped. The hub controller, which
 // never applies an invalid fleet, uses it to spend no render on one;
