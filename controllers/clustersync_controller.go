@@ -513,6 +513,9 @@ func changeSummary(res *apply.Result) string {
 	if len(res.Pruned) > 0 {
 		parts = append(parts, "pruned "+strings.Join(res.Pruned, ", "))
 	}
+	if len(res.Released) > 0 {
+		parts = append(parts, "released "+strings.Join(res.Released, ", "))
+	}
 	if len(parts) == 0 {
 		return "no changes"
 	}
