@@ -109,9 +109,10 @@ func Sync(ctx context.Context, cl ClusterClient, req Request) (*Result, error) {
 }
 
 // applyOptions are the ssa options for one request. Objects that were
-// first created with client-side `kubectl apply` are taken over: kubectl's
-// last-applied annotation is removed and its field ownership is moved to
-// Flotilla, so that fields removed from Git are removed from the cluster.
+// first created with client-side `kubectl apply` (and that the app may own,
+// see checkOwnership) are taken over: kubectl's last-applied annotation is
+// removed and its field ownership is moved to Flotilla, so that fields
+// removed from Git are removed from the cluster.
 func applyOptions(req *Request) ssa.ApplyOptions {
 	opts := ssa.DefaultApplyOptions()
 	opts.Force = req.Force
