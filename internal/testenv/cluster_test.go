@@ -139,7 +139,7 @@ func TestClusters(t *testing.T) {
 		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Errorf("Get on a stopped cluster: got %v, want connection refused", err)
 		}
-		if _, err := factoryB.Kubectl(ctx, "get", "configmap", "survives-restart", "--request-timeout=5s"); err == nil || !strings.Contains(err.Error(), "refused") {
+		if _, err := factoryB.KubectlOnce(ctx, "get", "configmap", "survives-restart", "--request-timeout=5s"); err == nil || !strings.Contains(err.Error(), "refused") {
 			t.Errorf("kubectl on a stopped cluster: got %v, want connection refused", err)
 		}
 		// The other clusters do not notice.
