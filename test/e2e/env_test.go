@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -217,6 +218,31 @@ func (e *fleetEnv) syncs(ctx context.Context) (map[string]*flotillav1.ClusterSyn
 		out[list.Items[i].Name] = &list.Items[i]
 	}
 	return out, nil
+}
+
+// observedRevision returns nil once every ClusterSync of the given clusters
+// has status.appliedRevision at the commit rev: the sync has seen the commit
+// (applied it, or found it renders the same there). It is the positive
+// signal to wait for before asserting that a commit changed nothing.
+func (e *fleetEnv) observedRevision(ctx context.Context, rev string, clusters ...string) error {
+	s, err := e.syncs(ctx)
+	if err != nil {
+		return err
+	}
+	seen := 0
+	for _, cs := range s {
+		if !slices.Contains(clusters, cs.Spec.Cluster) {
+			continue
+		}
+		seen++
+		if !strings.HasSuffix(cs.Status.AppliedRevision, rev) {
+			return fmt.Errorf("ClusterSync %s: appliedRevision %q, want the commit %s", cs.Name, cs.Status.AppliedRevision, rev)
+		}
+	}
+	if seen == 0 {
+		return fmt.Errorf("no ClusterSync for clusters %v", clusters)
+	}
+	return nil
 }
 
 // condition returns "Status/Reason: message" of a condition for messages.
