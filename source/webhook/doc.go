@@ -43,7 +43,7 @@
 //
 // Hardening: tokens are cached (SecretTTL; a failed verification re-reads a
 // token older than SecretRefreshAfter, so rotations apply at once), each
-// source IP has a token bucket (RatePerSecond, RateBurst) in a bounded map,
+// source IP (IPv6: each /64) has a token bucket (RatePerSecond, RateBurst) in a bounded map,
 // and deliveries that triggered a fetch are remembered for ReplayWindow in a
 // bounded LRU, by delivery id (X-GitHub-Delivery, X-Gitea-Delivery,
 // X-Gogs-Delivery, X-Gitlab-Event-UUID) and, for GitHub-style signed bodies

@@ -79,6 +79,8 @@ type Handler struct {
 	Now func() time.Time
 
 	init    sync.Once
+	now     func() time.Time
+	window  time.Duration
 	secrets *secretCache
 	limiter *sourceLimiter
 	replays *replayGuard
@@ -95,7 +97,7 @@ func (h *Handler) setup() {
 		if now == nil {
 			now = time.Now
 		}
-		h.Now = now
+		h.now = now
 		ttl := orDefault(h.SecretTTL, DefaultSecretTTL)
 		h.secrets = newSecretCache(h.Secrets, ttl, orDefault(h.SecretRefreshAfter, DefaultSecretRefreshAfter), now)
 		if h.RatePerSecond >= 0 {
@@ -108,8 +110,8 @@ func (h *Handler) setup() {
 			}
 			h.limiter = newSourceLimiter(perSecond, burst)
 		}
-		h.ReplayWindow = orDefault(h.ReplayWindow, DefaultReplayWindow)
-		h.replays = newReplayGuard(h.ReplayWindow)
+		h.window = orDefault(h.ReplayWindow, DefaultReplayWindow)
+		h.replays = newReplayGuard(h.window)
 	})
 }
 
@@ -128,7 +130,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.setup()
-	if h.limiter != nil && !h.limiter.allow(r, h.Now()) {
+	if h.limiter != nil && !h.limiter.allow(r, h.now()) {
 		w.Header().Set("Retry-After", "1")
 		reply(w, http.StatusTooManyRequests, "too many requests from this address")
 		return
@@ -177,8 +179,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log = log.WithValues("provider", string(p))
-	if p == providerGeneric && !checkTimestamp(r.Header, h.Now(), h.ReplayWindow) {
-		log.Info("webhook rejected: timestamp outside the replay window", "window", h.ReplayWindow.String())
+	if p == providerGeneric && !checkTimestamp(r.Header, h.now(), h.window) {
+		log.Info("webhook rejected: timestamp outside the replay window", "window", h.window.String())
 		reply(w, http.StatusUnauthorized, "timestamp outside the accepted window")
 		return
 	}

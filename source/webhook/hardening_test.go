@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -191,6 +192,17 @@ func TestHandlerRateLimitsPerSource(t *testing.T) {
 	clk.advance(time.Second)
 	if res := send("198.51.100.7:1000"); res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("after a second the bucket has a token again: status %d", res.StatusCode)
+	}
+
+	// Addresses of one IPv6 /64 share a bucket.
+	for i := range 3 {
+		send(fmt.Sprintf("[2001:db8:1:2::%x]:443", i+1))
+	}
+	if res := send("[2001:db8:1:2:ffff::1]:443"); res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a fourth address of the same IPv6 /64: status %d, want 429", res.StatusCode)
+	}
+	if res := send("[2001:db8:1:3::1]:443"); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("another /64 was limited: status %d", res.StatusCode)
 	}
 }
 

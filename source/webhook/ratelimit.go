@@ -53,11 +53,16 @@ func (l *sourceLimiter) allow(r *http.Request, now time.Time) bool {
 }
 
 // sourceOf is the IP address of the peer (the port is ignored, so one host
-// gets one bucket). Forwarding headers are not trusted: anyone can set them.
+// gets one bucket); an IPv6 peer is keyed by its /64, which one host usually
+// holds whole. Forwarding headers are not trusted: anyone can set them.
 func sourceOf(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	ip := net.ParseIP(host)
+	if ip == nil || ip.To4() != nil {
+		return host
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
