@@ -21,6 +21,9 @@ LDFLAGS := -X github.com/flotilla-gitops/flotilla/internal/version.Version=$(VER
 TEST_TIMEOUT ?= 25m
 # Packages tested in parallel: each e2e package runs several apiservers.
 TEST_PARALLEL ?= 2
+# Packages without real control planes, run a second time with the race
+# detector (about 2 minutes on 2 cores).
+RACE_PKGS ?= ./fleet/ ./placement/ ./render/... ./source/... ./status/... ./internal/fleetdiff/ ./internal/pipeline/
 
 export KUBEBUILDER_ASSETS
 
@@ -57,8 +60,9 @@ vet: ## go vet every package.
 	go vet ./...
 
 .PHONY: test
-test: test-binaries vet ## Run vet and every test against real control planes.
+test: test-binaries vet ## Run vet, every test against real control planes, then the race detector on the pure packages.
 	go test -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) ./...
+	go test -race -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 
 .PHONY: bench
 bench: test-binaries ## Run the benchmarks one package at a time (results go in docs/benchmarks.md).
