@@ -162,6 +162,7 @@ func TestHubSyncsFleet(t *testing.T) {
 		}
 		e.work.WriteFile("apps/inference/overlays/factory-a/kustomization.yaml", []byte(strings.ReplaceAll(
 			readFile(t, "testdata/fleet/apps/inference/overlays/factory-a/kustomization.yaml"), "line-3-camera-upside-down", "line-3-camera-fixed")))
+		others := e.appliedSyncs(ctx, "factory-b", "central")
 		head := e.work.CommitAndPush("factory-a: camera fixed")
 		eventually(t, 30*time.Second, "factory-a updated", func() error {
 			cm := &corev1.ConfigMap{}
@@ -177,7 +178,7 @@ func TestHubSyncsFleet(t *testing.T) {
 		// renders the same there), then compare: whatever they did for it
 		// is done by now.
 		eventually(t, 30*time.Second, "factory-b and central observed the commit", func() error {
-			return e.observedRevision(ctx, head, "factory-b", "central")
+			return e.observedRevision(ctx, head, others)
 		})
 		for _, name := range []string{"factory-b", "central"} {
 			// The new revision renders the same digests there: no sync call at all
