@@ -134,7 +134,13 @@ func TestClusters(t *testing.T) {
 		}
 		assertConnectionRefused(t, factoryB.Host())
 		shortCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := clients[2].Get(shortCtx, client.ObjectKeyFromObject(cm), &corev1.ConfigMap{})
+		// A client straight from Config: NewClient's would retry the refused
+		// connection until the deadline.
+		plain, err := client.New(factoryB.Config(), client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = plain.Get(shortCtx, client.ObjectKeyFromObject(cm), &corev1.ConfigMap{})
 		cancel()
 		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Errorf("Get on a stopped cluster: got %v, want connection refused", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os/exec"
@@ -120,5 +121,74 @@ func TestRetryStopsOnPermanentErrorsAndDeadline(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("Retry ran %s past a 2s deadline", d)
+	}
+}
+
+// TestRetryUnsentResendsRefusedRequests sends a POST with a body to a port
+// that refuses connections until a server starts there: the request arrives
+// once, whole.
+func TestRetryUnsentResendsRefusedRequests(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+
+	var got atomic.Value
+	var requests atomic.Int64
+	srv := &http.Server{ReadHeaderTimeout: time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		got.Store(string(body))
+	})}
+	defer srv.Close()
+	go func() {
+		time.Sleep(time.Second)
+		if late, err := net.Listen("tcp", addr); err == nil {
+			_ = srv.Serve(late)
+		}
+	}()
+
+	cl := &http.Client{Transport: retryUnsent{next: &http.Transport{}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/", strings.NewReader("payload"))
+	res, err := cl.Do(req)
+	if err != nil {
+		t.Fatalf("POST to a server that starts late: %v", err)
+	}
+	_ = res.Body.Close()
+	if requests.Load() != 1 || got.Load() != "payload" {
+		t.Fatalf("server saw %d requests, body %v; want 1 with the payload", requests.Load(), got.Load())
+	}
+}
+
+// TestRetryUnsentDoesNotResendSentRequests checks that a request the server
+// received is never sent again, even when its answer is lost.
+func TestRetryUnsentDoesNotResendSentRequests(t *testing.T) {
+	var requests atomic.Int64
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			_ = conn.Close() // the answer is lost: the client sees EOF
+		}
+	})}
+	go func() { _ = srv.Serve(l) }()
+	defer srv.Close()
+
+	cl := &http.Client{Transport: retryUnsent{next: &http.Transport{}}}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+l.Addr().String()+"/", strings.NewReader("x"))
+	if res, err := cl.Do(req); err == nil {
+		_ = res.Body.Close()
+		t.Fatal("a lost answer came back as a success")
+	}
+	if n := requests.Load(); n != 1 {
+		t.Fatalf("the server received the request %d times, want 1", n)
 	}
 }
