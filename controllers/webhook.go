@@ -80,6 +80,10 @@ func (w *WebhookServer) Start(ctx context.Context) error {
 	return nil
 }
 
+// lookupSecret reads the repository through the manager's cache and its
+// webhook Secret straight from the API server (Secrets are not cached
+// hub-wide); the webhook.Handler caches the result, so unauthenticated
+// requests do not reach the API server each time.
 func (w *WebhookServer) lookupSecret(ctx context.Context, namespace, name string) ([]byte, error) {
 	repo := &flotillav1.FleetRepository{}
 	if err := w.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, repo); err != nil {
