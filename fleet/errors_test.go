@@ -493,6 +493,24 @@ spec:
 			want:  []expect{{"clusters/eu-1.yaml", 7, []string{"spec.access.kubeconfigSecretRef.name: is missing", "eu-1-kubeconfig"}}},
 		},
 		{
+			// A repository author must not reach another namespace's Secrets:
+			// the reference has no namespace field ...
+			name: "kubeconfig secret in another namespace",
+			files: with(map[string]string{"clusters/eu-1.yaml": clusterHeader + `spec:
+  access:
+    kubeconfigSecretRef:
+      name: admin-kubeconfig
+      namespace: kube-system
+`}),
+			want: []expect{{"clusters/eu-1.yaml", 9, []string{"spec.access.kubeconfigSecretRef.namespace: unknown field", "key, name"}}},
+		},
+		{
+			// ... and a name cannot smuggle one in.
+			name:  "kubeconfig secret name with a namespace",
+			files: with(map[string]string{"clusters/eu-1.yaml": clusterHeader + "spec:\n  access:\n    kubeconfigSecretRef: {name: kube-system/admin-kubeconfig}\n"}),
+			want:  []expect{{"clusters/eu-1.yaml", 7, []string{`spec.access.kubeconfigSecretRef.name: "kube-system/admin-kubeconfig" is not a valid Secret name`}}},
+		},
+		{
 			name:  "bad var name",
 			files: with(map[string]string{"clusters/eu-1.yaml": clusterHeader + "spec:\n  vars:\n    \"model version\": v1\n"}),
 			want:  []expect{{"clusters/eu-1.yaml", 7, []string{`"model version" is not a valid var name`}}},
