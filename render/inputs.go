@@ -19,9 +19,11 @@ import (
 //
 // Substituting in the output of a cached build is cheap, but it is only
 // right when nothing kustomize computes depends on the substituted text.
-// Three things do: the name suffix of a generated ConfigMap or Secret is a
-// hash of its content, a JSON 6902 patch's values lose the quoting of the
-// patch file, and replacements (and legacy vars) copy and cut field values.
+// These do: the name suffix of a generated ConfigMap or Secret is a hash of
+// its content, a generated Secret's data is base64, a JSON 6902 patch's
+// values (and some fields kustomize rewrites, such as annotations) lose the
+// quoting of the file, and replacements (and legacy vars) copy and cut
+// field values.
 // When a build has any of them with a variable in it, each target is built
 // again on its inputs with the values substituted (a "variant" build, cached
 // by the values), so that kustomize itself computes the hashes, the name
@@ -251,15 +253,23 @@ func (f *inputFS) planInputs(m resmap.ResMap) *inputPlan {
 		for _, g := range k.SecretGenerator {
 			gens = append(gens, g.GeneratorArgs)
 		}
-		for _, g := range gens {
+		for i, g := range gens {
+			var sources []string
 			for _, src := range g.FileSources {
 				if i := strings.Index(src, "="); i >= 0 {
 					src = src[i+1:]
 				}
 				p.roles[join(src)] = roleData
+				sources = append(sources, join(src))
 			}
 			for _, src := range g.EnvSources {
 				p.roles[join(src)] = roleEnv
+				sources = append(sources, join(src))
+			}
+			// A Secret's data is base64 in the output, where no
+			// reference can be seen or substituted.
+			if i >= len(k.ConfigMapGenerator) && p.why == "" && secretUsesVariables(g, sources, f.inputs) {
+				p.why = "the secretGenerator " + g.Name + " in " + name + " references variables"
 			}
 		}
 		for _, pt := range k.Patches {
@@ -291,6 +301,24 @@ func (f *inputFS) planInputs(m resmap.ResMap) *inputPlan {
 	}
 	p.variant = p.why != ""
 	return p
+}
+
+// secretUsesVariables reports whether a secretGenerator's literals or
+// source files reference variables.
+func secretUsesVariables(g types.GeneratorArgs, sources []string, inputs []inputFile) bool {
+	for _, l := range g.LiteralSources {
+		if strings.Contains(l, "${") {
+			return true
+		}
+	}
+	for _, in := range inputs {
+		for _, src := range sources {
+			if in.name == src {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hashedWithVariables returns the first ConfigMap or Secret of the output

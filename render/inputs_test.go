@@ -442,3 +442,29 @@ spec:
 		t.Errorf("builds = %d, want 1 for three clusters", b)
 	}
 }
+
+// A secretGenerator's literals and files get the values too: the output
+// holds them base64-encoded, where substituting after the build could not
+// see them.
+func TestSecretGeneratorGetsVariables(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"apps/a/base/kustomization.yaml": `secretGenerator:
+- name: creds
+  literals:
+  - USER=${cluster.name}
+  files:
+  - token.txt
+generatorOptions:
+  disableNameSuffixHash: true
+`,
+		"apps/a/base/token.txt": "token-for-${cluster.vars.site}\n",
+	})
+	r := New(Options{})
+	tg := placement.Target{App: "a", Cluster: "f1", Base: "apps/a/base",
+		Vars: clusterVars("f1", nil, map[string]string{"site": "lyon"})}
+	m := mustRender(t, r, root, tg)
+	if want := literalBuild(t, root, tg); !bytes.Equal(m.YAML, want) {
+		t.Fatalf("render differs from kustomize build of the literal tree\n--- render\n%s\n--- kustomize build\n%s", m.YAML, want)
+	}
+}
