@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -101,6 +102,12 @@ func (f *inputFS) ReadFile(p string) ([]byte, error) {
 		return data, nil
 	}
 	out, r := f.substitute(name, data)
+	if r == nil && f.rec != nil && isKustomizationFile(f.clean(p)) {
+		// The values may have changed a path: check the kustomization
+		// again as it will be built (remote bases, plugins, escapes).
+		_, in := f.rel(f.clean(p))
+		r = f.scanKustomization(f.clean(p), name, !in, out)
+	}
 	if r != nil {
 		f.mu.Lock()
 		if f.err == nil {
@@ -158,7 +165,7 @@ func (f *inputFS) substitute(name string, data []byte) ([]byte, *reason) {
 	out, err := t.expandLimit(f.vars, budget)
 	if err != nil {
 		var big *errExpandLimit
-		if asExpandLimit(err, &big) {
+		if errors.As(err, &big) {
 			return nil, newReason(ErrOutputTooLarge, name,
 				"the file would be %d bytes once ${%s} is substituted, past what is left of the %d-byte limit (Options.MaxOutputSize) for the build's files: use a smaller value or fewer references, or raise the limit",
 				big.size, t.biggest(f.vars), f.opts.MaxOutputSize)
@@ -188,18 +195,11 @@ func (f *inputFS) substitute(name string, data []byte) ([]byte, *reason) {
 
 // variableReason turns a *VariableError into a reason naming the file.
 func variableReason(err error, file string) *reason {
-	if ve, ok := err.(*VariableError); ok {
+	var ve *VariableError
+	if errors.As(err, &ve) {
 		return &reason{kind: ve.kind, file: file, msg: ve.msg, cause: ve}
 	}
 	return &reason{kind: ErrInvalidVariable, file: file, msg: err.Error(), cause: err}
-}
-
-func asExpandLimit(err error, target **errExpandLimit) bool {
-	e, ok := err.(*errExpandLimit)
-	if ok {
-		*target = e
-	}
-	return ok
 }
 
 // inputPlan is what a build's inputs say about its variables.

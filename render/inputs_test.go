@@ -468,3 +468,26 @@ generatorOptions:
 		t.Fatalf("render differs from kustomize build of the literal tree\n--- render\n%s\n--- kustomize build\n%s", m.YAML, want)
 	}
 }
+
+// A value cannot turn a kustomization's local path into a remote base in a
+// per-cluster build: the substituted kustomization is checked again before
+// kustomize builds it.
+func TestVariantKustomizationIsCheckedAgain(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"apps/a/base/kustomization.yaml": `resources:
+- ${cluster.vars.extra}
+configMapGenerator:
+- name: site
+  literals:
+  - SITE=${cluster.name}
+`,
+		// A file named like the reference makes the first build pass.
+		"apps/a/base/${cluster.vars.extra}": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n",
+	})
+	r := New(Options{})
+	tg := placement.Target{App: "a", Cluster: "f1", Base: "apps/a/base",
+		Vars: clusterVars("f1", nil, map[string]string{"extra": "https://example.invalid/evil.yaml"})}
+	_, msg := renderErr(t, r, root, tg, ErrRemoteBase)
+	wantContains(t, msg, "apps/a/base/kustomization.yaml", "https://example.invalid/evil.yaml")
+}

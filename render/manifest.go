@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -86,7 +87,7 @@ func (r *Renderer) finish(e *entry, t placement.Target) (*Manifest, error) {
 		u, y, err := o.renderFor(t.Vars, true, rc)
 		if err != nil {
 			var big *errExpandLimit
-			if asExpandLimit(err, &big) {
+			if errors.As(err, &big) {
 				name := o.tmpl.biggest(t.Vars)
 				file := e.inputs.fileReferencing(name)
 				from := ""
