@@ -38,6 +38,11 @@ func entryCost(o *buildOutcome) int64 {
 	for _, p := range o.probes {
 		c += int64(len(p.path)+len(p.fp)) + 32
 	}
+	if o.inputs != nil {
+		for _, in := range o.inputs.files {
+			c += 2 * int64(in.size)
+		}
+	}
 	return c
 }
 

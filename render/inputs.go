@@ -52,6 +52,8 @@ type inputFile struct {
 	// for remote bases).
 	name string
 	tmpl *template
+	// size is the file's length, for the cache's memory accounting.
+	size int
 	// seq is set when the file is a YAML sequence (a JSON 6902 patch).
 	seq bool
 	// quoted and plain are the values of the file's scalars that
@@ -134,7 +136,7 @@ func (f *inputFS) capture(name, p string, data []byte) {
 		f.kusts[name] = data
 	}
 	if hasVar {
-		in := inputFile{name: name, tmpl: parseTemplate(data)}
+		in := inputFile{name: name, tmpl: parseTemplate(data), size: len(data)}
 		if docs, err := decodeDocs(data); err == nil && len(docs) > 0 && len(docs[0].Content) > 0 {
 			in.seq = docs[0].Content[0].Kind == kyaml.SequenceNode
 			in.quoted, in.plain = map[string]bool{}, map[string]bool{}

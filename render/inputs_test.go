@@ -491,3 +491,31 @@ configMapGenerator:
 	_, msg := renderErr(t, r, root, tg, ErrRemoteBase)
 	wantContains(t, msg, "apps/a/base/kustomization.yaml", "https://example.invalid/evil.yaml")
 }
+
+// In a generator's env file a value cannot add a line (another key); in a
+// file the generator copies as is, it may.
+func TestEnvFileValueCannotAddLines(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"apps/a/base/kustomization.yaml": `configMapGenerator:
+- name: settings
+  envs:
+  - settings.env
+  files:
+  - motd.txt
+`,
+		"apps/a/base/settings.env": "SITE=${cluster.vars.site}\n",
+		"apps/a/base/motd.txt":     "Welcome to ${cluster.vars.site}\n",
+	})
+	r := New(Options{})
+	tg := placement.Target{App: "a", Cluster: "f1", Base: "apps/a/base",
+		Vars: clusterVars("f1", nil, map[string]string{"site": "lyon\nADMIN=true"})}
+	_, msg := renderErr(t, r, root, tg, ErrVariableStructure)
+	wantContains(t, msg, "apps/a/base/settings.env", "${cluster.vars.site}", "line break", "clusters/f1.yaml")
+
+	writeFiles(t, root, map[string]string{"apps/a/base/settings.env": "SITE=lyon\n"})
+	m := mustRender(t, r, root, tg)
+	if want := literalBuild(t, root, tg); !bytes.Equal(m.YAML, want) {
+		t.Fatalf("render differs from kustomize build of the literal tree\n--- render\n%s\n--- kustomize build\n%s", m.YAML, want)
+	}
+}
