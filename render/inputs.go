@@ -73,10 +73,11 @@ type inputFS struct {
 	// budget is how many bytes substituted files may still add up to.
 	budget int64
 
-	mu     sync.Mutex
-	inputs []inputFile
-	kusts  map[string][]byte // kustomization files by name
-	err    *reason           // the first substitution error
+	mu       sync.Mutex
+	inputs   []inputFile
+	captured map[string]bool   // names in inputs: kustomize may read a file twice
+	kusts    map[string][]byte // kustomization files by name
+	err      *reason           // the first substitution error
 }
 
 // name is how a path kustomize asked for is named in inputs and roles.
@@ -135,7 +136,11 @@ func (f *inputFS) capture(name, p string, data []byte) {
 		}
 		f.kusts[name] = data
 	}
-	if hasVar {
+	if hasVar && !f.captured[name] {
+		if f.captured == nil {
+			f.captured = map[string]bool{}
+		}
+		f.captured[name] = true
 		in := inputFile{name: name, tmpl: parseTemplate(data), size: len(data)}
 		if docs, err := decodeDocs(data); err == nil && len(docs) > 0 && len(docs[0].Content) > 0 {
 			in.seq = docs[0].Content[0].Kind == kyaml.SequenceNode

@@ -519,3 +519,27 @@ func TestEnvFileValueCannotAddLines(t *testing.T) {
 		t.Fatalf("render differs from kustomize build of the literal tree\n--- render\n%s\n--- kustomize build\n%s", m.YAML, want)
 	}
 }
+
+// A file kustomize reads twice (a folder included from two places) is one
+// input of the build.
+func TestInputsReadTwiceAreRecordedOnce(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"apps/a/base/kustomization.yaml":   "resources:\n- ../one\n- ../two\n",
+		"apps/a/one/kustomization.yaml":    "namePrefix: one-\nresources:\n- ../common\n",
+		"apps/a/two/kustomization.yaml":    "namePrefix: two-\nresources:\n- ../common\n",
+		"apps/a/common/kustomization.yaml": "resources:\n- cm.yaml\n",
+		"apps/a/common/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  SITE: ${cluster.name}\n",
+	})
+	r := New(Options{})
+	out, err := r.build(t.Context(), root, buildKey{base: "apps/a/base"}, nil)
+	if err != nil || out.err != nil {
+		t.Fatalf("build: %v %v", err, out.err)
+	}
+	if len(out.objects) != 2 {
+		t.Fatalf("%d objects, want the ConfigMap twice", len(out.objects))
+	}
+	if n := len(out.inputs.files); n != 1 {
+		t.Errorf("%d inputs recorded, want 1 (apps/a/common/cm.yaml)", n)
+	}
+}
