@@ -27,7 +27,8 @@ func newReachability(base, max time.Duration) *reachability {
 	return &reachability{base: base, max: max, now: time.Now, members: map[string]*memberState{}}
 }
 
-// key joins the repository and cluster names.
+// memberKey identifies a member cluster on the hub: the namespace of its
+// Cluster object (its FleetRepository's namespace) and the cluster's name.
 func memberKey(repoNamespace, cluster string) string { return repoNamespace + "/" + cluster }
 
 // blocked reports whether calls to the cluster should wait, and how long.
