@@ -52,7 +52,7 @@ type FleetRepositoryReconciler struct {
 // +kubebuilder:rbac:groups=flotilla.dev,resources=fleetrepositories/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=flotilla.dev,resources=clusters;apps;clustersyncs,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=flotilla.dev,resources=clusters/status;apps/status;clustersyncs/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=flotilla.dev,resources=clustersyncs/finalizers;fleetrepositories/finalizers,verbs=update
+// +kubebuilder:rbac:groups=flotilla.dev,resources=clusters/finalizers;clustersyncs/finalizers;fleetrepositories/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
@@ -77,6 +77,14 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			delete(r.loaded, req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.DeletionTimestamp.IsZero() {
+		// Being deleted (another finalizer or foreground deletion holds it):
+		// mirror nothing more; the garbage collector removes the Clusters,
+		// Apps and ClusterSyncs, whose finalizers prune or orphan.
+		r.Store.dropRepo(req.NamespacedName)
+		delete(r.loaded, req.NamespacedName)
+		return ctrl.Result{}, nil
 	}
 	before := obj.DeepCopy()
 	defer func() {

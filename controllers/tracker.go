@@ -81,6 +81,13 @@ func (r *reachability) succeeded(key string) bool {
 	return m.failures > 0
 }
 
+// forget drops the record of a cluster that left the hub.
+func (r *reachability) forget(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.members, key)
+}
+
 // limiter bounds concurrent calls to each cluster.
 type limiter struct {
 	mu    sync.Mutex
