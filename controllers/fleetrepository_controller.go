@@ -46,6 +46,9 @@ type FleetRepositoryReconciler struct {
 	// loaded remembers, per repository, the revision and generation whose
 	// desired state is in Store, so an unchanged revision costs one fetch.
 	loaded map[types.NamespacedName]string
+	// fetched remembers, per repository, the URL whose Git cache it fills,
+	// so the cache goes when the repository does (see fleetrepository_cache.go).
+	fetched map[types.NamespacedName]string
 }
 
 // +kubebuilder:rbac:groups=flotilla.dev,resources=fleetrepositories,verbs=get;list;watch;update;patch
@@ -59,6 +62,7 @@ type FleetRepositoryReconciler struct {
 // SetupWithManager registers the reconciler.
 func (r *FleetRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.loaded = map[types.NamespacedName]string{}
+	r.fetched = map[types.NamespacedName]string{}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&flotillav1.FleetRepository{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicates.ReconcileRequestedPredicate{}),
@@ -75,8 +79,9 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		if apierrors.IsNotFound(err) {
 			r.Store.dropRepo(req.NamespacedName)
 			delete(r.loaded, req.NamespacedName)
+			return ctrl.Result{}, r.releaseCache(ctx, req.NamespacedName)
 		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, err
 	}
 	if !obj.DeletionTimestamp.IsZero() {
 		// Being deleted (another finalizer or foreground deletion holds it):
@@ -84,7 +89,10 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		// Apps and ClusterSyncs, whose finalizers prune or orphan.
 		r.Store.dropRepo(req.NamespacedName)
 		delete(r.loaded, req.NamespacedName)
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, r.releaseCache(ctx, req.NamespacedName)
+	}
+	if err := r.switchCache(ctx, req.NamespacedName, obj.Spec.URL); err != nil {
+		return ctrl.Result{}, err
 	}
 	before := obj.DeepCopy()
 	defer func() {

@@ -88,34 +88,47 @@ func (r *reachability) forget(key string) {
 	delete(r.members, key)
 }
 
-// limiter bounds concurrent calls to each cluster.
+// limiter bounds concurrent calls to each cluster. It holds an entry only
+// for a cluster with a call in flight, so clusters that leave the fleet
+// leave nothing behind.
 type limiter struct {
 	mu    sync.Mutex
 	size  int
-	slots map[string]chan struct{}
+	inUse map[string]int
 }
 
 func newLimiter(size int) *limiter {
 	if size < 1 {
 		size = 1
 	}
-	return &limiter{size: size, slots: map[string]chan struct{}{}}
+	return &limiter{size: size, inUse: map[string]int{}}
 }
 
 // acquire takes a slot for key, or returns false without waiting when every
-// slot is busy (the caller requeues instead of holding a worker).
+// slot is busy (the caller requeues instead of holding a worker). release
+// must be called exactly once.
 func (l *limiter) acquire(key string) (release func(), ok bool) {
 	l.mu.Lock()
-	ch := l.slots[key]
-	if ch == nil {
-		ch = make(chan struct{}, l.size)
-		l.slots[key] = ch
-	}
-	l.mu.Unlock()
-	select {
-	case ch <- struct{}{}:
-		return func() { <-ch }, true
-	default:
+	defer l.mu.Unlock()
+	if l.inUse[key] >= l.size {
 		return nil, false
 	}
+	l.inUse[key]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if l.inUse[key]--; l.inUse[key] <= 0 {
+				delete(l.inUse, key)
+			}
+		})
+	}, true
+}
+
+// busy is the number of clusters with a call in flight.
+func (l *limiter) busy() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.inUse)
 }
