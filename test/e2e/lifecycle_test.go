@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -25,7 +27,7 @@ import (
 // collector does, once with the Clusters first and once with the
 // ClusterSyncs first. Either way the outcome must be the same: the
 // pruneOnRemoval cluster loses the app's objects, the other keeps them, and
-// nothing of the repository is left on the hub.
+// nothing of the repository is left on the hub, nor of its Git cache.
 func TestDeletingAFleetRepositoryFollowsPruneOnRemoval(t *testing.T) {
 	for _, order := range []string{"clusters first", "syncs first"} {
 		t.Run(order, func(t *testing.T) {
@@ -36,6 +38,11 @@ func TestDeletingAFleetRepositoryFollowsPruneOnRemoval(t *testing.T) {
 				if cm := mustGetConfigMap(t, e.member(site), "plant", "plant-settings"); cm.Data["line"] != site+"-line" {
 					t.Fatalf("%s runs %v", site, cm.Data)
 				}
+			}
+
+			gitCache := filepath.Join(e.opts.Controllers.CacheDir, "git")
+			if entries, err := os.ReadDir(gitCache); err != nil || len(entries) == 0 {
+				t.Fatalf("the synced repository must have a Git cache in %s: %v %v", gitCache, entries, err)
 			}
 
 			repo := &flotillav1.FleetRepository{}
@@ -97,6 +104,16 @@ func TestDeletingAFleetRepositoryFollowsPruneOnRemoval(t *testing.T) {
 			if cm := mustGetConfigMap(t, e.member("keep-site"), "plant", "plant-settings"); cm.Data["line"] != "keep-site-line" {
 				t.Fatalf("keep-site has pruneOnRemoval: false: its objects must stay as they were, got %v", cm.Data)
 			}
+			eventually(t, 30*time.Second, "the deleted repository's Git cache removed", func() error {
+				entries, err := os.ReadDir(gitCache)
+				if err != nil {
+					return err
+				}
+				if len(entries) > 0 {
+					return fmt.Errorf("%d entries left in %s", len(entries), gitCache)
+				}
+				return nil
+			})
 		})
 	}
 }
