@@ -10,6 +10,7 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -171,14 +172,15 @@ func (r *ClusterReconciler) finalize(ctx context.Context, c *flotillav1.Cluster)
 }
 
 // forget drops what this process holds for a deleted cluster: its client
-// (and its connections), its reachability record, its state in the gauge
-// and its summary timer.
+// (and its connections), its reachability record, its state in the gauge,
+// its request counters and its summary timer.
 func (r *ClusterReconciler) forget(key client.ObjectKey) {
 	member := memberKey(key.Namespace, key.Name)
 	r.states.set(member, "")
 	r.Summaries.forget(key)
 	r.Reach.forget(member)
 	r.Clients.forget(member)
+	memberRequests.DeletePartialMatch(prometheus.Labels{"cluster": member})
 }
 
 // summariseApps counts the cluster's apps from its ClusterSyncs (hub only).

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fluxcd/pkg/runtime/conditions"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,7 +68,7 @@ func TestClusterDeletionDropsWhatTheControllerHeldForIt(t *testing.T) {
 	opts := Options{HeartbeatInterval: time.Hour, ClusterTimeout: 2 * time.Second}.withDefaults()
 	r := &ClusterReconciler{
 		Client: mgr.GetClient(), Recorder: &record.FakeRecorder{}, Options: opts,
-		Clients:   newClusterClients(mgr.GetAPIReader(), clusterclient.Options{Timeout: opts.ClusterTimeout}, time.Hour),
+		Clients:   newClusterClients(mgr.GetAPIReader(), clusterclient.Options{Timeout: opts.ClusterTimeout, WrapTransport: countRequests}, time.Hour),
 		Reach:     newReachability(time.Hour, time.Hour),
 		Summaries: newDebounce(time.Hour),
 	}
@@ -104,6 +106,9 @@ func TestClusterDeletionDropsWhatTheControllerHeldForIt(t *testing.T) {
 		if n := len(r.Clients.cache.Clusters()); live && n != 1 {
 			t.Fatalf("cycle %d: %d cached clients for one reachable cluster, want 1", i, n)
 		}
+		if n := requestSeries(t, ns+"/site-"); live && n == 0 {
+			t.Fatalf("cycle %d: the heartbeat of %s was not counted in flotilla_member_requests_total", i, c.Name)
+		}
 		retryTransient(t, "delete "+c.Name, func() error { return client.IgnoreNotFound(hub.Delete(ctx, c)) })
 		waitFor(t, 30*time.Second, fmt.Sprintf("cycle %d: %s deleted", i, c.Name), func() error {
 			err := hub.Get(ctx, client.ObjectKeyFromObject(c), &flotillav1.Cluster{})
@@ -135,6 +140,9 @@ func TestClusterDeletionDropsWhatTheControllerHeldForIt(t *testing.T) {
 	r.states.mu.Unlock()
 	if states != 0 {
 		t.Errorf("the state gauge counts %d clusters, want 0", states)
+	}
+	if n := requestSeries(t, ns+"/site-"); n != 0 {
+		t.Errorf("flotilla_member_requests_total keeps %d series of deleted clusters, want 0", n)
 	}
 	r.Summaries.mu.Lock()
 	summaries := len(r.Summaries.last)
@@ -282,6 +290,30 @@ func isTransient(err error) bool {
 		}
 	}
 	return false
+}
+
+// requestSeries counts the flotilla_member_requests_total series of the
+// clusters whose "<namespace>/<name>" starts with prefix.
+func requestSeries(t *testing.T, prefix string) int {
+	t.Helper()
+	ch := make(chan prometheus.Metric)
+	go func() {
+		memberRequests.Collect(ch)
+		close(ch)
+	}()
+	n := 0
+	for m := range ch {
+		pb := &dto.Metric{}
+		if err := m.Write(pb); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range pb.GetLabel() {
+			if l.GetName() == "cluster" && strings.HasPrefix(l.GetValue(), prefix) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // ignoreAlreadyExists treats a create that a timed-out earlier try already
