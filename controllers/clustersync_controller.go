@@ -516,8 +516,11 @@ func (r *ClusterSyncReconciler) clusterLeaving(ctx context.Context, cs *flotilla
 	if !cluster.DeletionTimestamp.IsZero() {
 		return true, nil
 	}
-	repo := &flotillav1.FleetRepository{}
 	key := types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]}
+	if key.Name == "" {
+		return false, nil // not made by a FleetRepository
+	}
+	repo := &flotillav1.FleetRepository{}
 	if err := r.Get(ctx, key, repo); err != nil {
 		if apierrors.IsNotFound(err) {
 			return true, nil
