@@ -61,7 +61,8 @@ type ClusterSpec struct {
 	Access ClusterAccess `json:"access,omitempty"`
 
 	// PruneOnRemoval, when true, deletes everything Flotilla applied to this
-	// cluster once its cluster file is removed from Git. By default the
+	// cluster when it leaves the fleet: its cluster file is removed from Git or
+	// its FleetRepository is deleted. By default the
 	// objects are left in place and the cluster is simply no longer managed.
 	// +optional
 	PruneOnRemoval bool `json:"pruneOnRemoval,omitempty"`

@@ -19,14 +19,8 @@ import (
 type Option func(*options)
 
 type options struct {
-	load        []fleet.Option
 	place       []placement.Option
 	onlyIfValid bool
-}
-
-// WithLoadOptions passes options to fleet.Load.
-func WithLoadOptions(opts ...fleet.Option) Option {
-	return func(o *options) { o.load = append(o.load, opts...) }
 }
 
 // WithPlacementOptions passes options to placement.Place.
@@ -74,7 +68,7 @@ func Run(ctx context.Context, root string, r *render.Renderer, opts ...Option) (
 	for _, opt := range opts {
 		opt(&o)
 	}
-	f, diags := fleet.Load(root, o.load...)
+	f, diags := fleet.Load(root)
 	if f == nil {
 		msg := "no diagnostic"
 		if len(diags) > 0 {
