@@ -19,6 +19,7 @@ import (
 type Option func(*options)
 
 type options struct {
+	load        []fleet.Option
 	place       []placement.Option
 	onlyIfValid bool
 }
@@ -68,7 +69,7 @@ func Run(ctx context.Context, root string, r *render.Renderer, opts ...Option) (
 	for _, opt := range opts {
 		opt(&o)
 	}
-	f, diags := fleet.Load(root)
+	f, diags := fleet.Load(root, o.load...)
 	if f == nil {
 		msg := "no diagnostic"
 		if len(diags) > 0 {
