@@ -173,21 +173,6 @@ type Overlay struct {
 	ClusterNames []string `json:"clusterNames,omitempty"`
 }
 
-// RolloutSpec controls how a new revision reaches the clusters.
-// Reserved: the fields are accepted and validated, and a later release acts
-// on them.
-type RolloutSpec struct {
-	// Canary names clusters that receive a new revision first; the others
-	// wait until every canary is Ready.
-	// +optional
-	Canary []string `json:"canary,omitempty"`
-	// MaxUnavailable caps how many clusters may be not Ready at once while
-	// a revision rolls out. Defaults to no cap.
-	// +optional
-	// +kubebuilder:validation:Minimum=1
-	MaxUnavailable *int32 `json:"maxUnavailable,omitempty"`
-}
-
 // ClusterFailure is one cluster on which an app is not Ready, and why.
 type ClusterFailure struct {
 	// Cluster name.
