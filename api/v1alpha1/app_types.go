@@ -210,6 +210,10 @@ type AppStatus struct {
 	// Failures lists the clusters where the app is not Ready, and why.
 	// +optional
 	Failures []ClusterFailure `json:"failures,omitempty"`
+	// Rollout is the state of the app's rollout, for apps with
+	// spec.rollout.
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 }
 
 // App is one application of the fleet: declared in Git as
@@ -224,6 +228,9 @@ type AppStatus struct {
 // +kubebuilder:printcolumn:name="Healthy",type=integer,JSONPath=`.status.healthy`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.revision`
+// +kubebuilder:printcolumn:name="Rollout",type=string,JSONPath=`.status.rollout.phase`
+// +kubebuilder:printcolumn:name="Stage",type=string,JSONPath=`.status.rollout.stageName`
+// +kubebuilder:printcolumn:name="Updated",type=string,JSONPath=`.status.rollout.progress`
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type App struct {
