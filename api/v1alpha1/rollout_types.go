@@ -155,6 +155,15 @@ type RolloutStatus struct {
 	// Message says what the rollout waits for, or why it stopped.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// LastHandledApprove, LastHandledResume and LastHandledAbort are the
+	// values of the App's flotilla.dev/rollout-approve, -resume and -abort
+	// annotations last acted on: a command is a new value.
+	// +optional
+	LastHandledApprove string `json:"lastHandledApprove,omitempty"`
+	// +optional
+	LastHandledResume string `json:"lastHandledResume,omitempty"`
+	// +optional
+	LastHandledAbort string `json:"lastHandledAbort,omitempty"`
 }
 
 // RolloutStageStatus summarises one stage of a rollout.
