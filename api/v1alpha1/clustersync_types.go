@@ -20,6 +20,11 @@ type ClusterSyncSpec struct {
 	// DependsOn lists the apps that must be Ready on this cluster first.
 	// +optional
 	DependsOn []string `json:"dependsOn,omitempty"`
+	// Rollout is set for apps with spec.rollout: the revision the app's
+	// rollout released to this cluster. Without it the cluster follows the
+	// repository's latest revision.
+	// +optional
+	Rollout *SyncRollout `json:"rollout,omitempty"`
 }
 
 // ObjectRef identifies one applied object in an inventory.
@@ -50,6 +55,10 @@ type ClusterSyncStatus struct {
 	// advances it without calling the cluster.
 	// +optional
 	AppliedRevision string `json:"appliedRevision,omitempty"`
+	// LastReadyRevision is the newest revision that was applied and Ready
+	// here: what a rollback returns to.
+	// +optional
+	LastReadyRevision string `json:"lastReadyRevision,omitempty"`
 	// AppliedDigest is the digest of the manifests last applied.
 	// +optional
 	AppliedDigest string `json:"appliedDigest,omitempty"`
