@@ -46,6 +46,10 @@ type ClusterSyncReconciler struct {
 	// applied remembers, per ClusterSync UID, what the last successful
 	// apply in this process sent, so the next one sends only what changed.
 	applied appliedObjects
+	// namespaces remembers, per member cluster client, the target
+	// namespaces seen there, so an apply does not read its namespace every
+	// time; drift checks forget a namespace found missing.
+	namespaces namespaceMemories
 }
 
 // appliedObjects is a concurrency-safe map of apply.Applied by UID, each
@@ -327,6 +331,7 @@ func (r *ClusterSyncReconciler) request(cs *flotillav1.ClusterSync, cl apply.Clu
 		App:               cs.Spec.App,
 		Repository:        types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]},
 		Namespace:         d.Namespace,
+		Namespaces:        r.namespaces.of(memberKey(cs.Namespace, cs.Spec.Cluster), cl),
 		Objects:           d.Objects,
 		PreviousInventory: cs.Status.Inventory,
 		LastApplied:       r.applied.get(cs.UID, cl),
