@@ -235,7 +235,7 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		// to do there until drift is due.
 		markSynced(cs, desired)
 		if due := driftDue(cs, driftInterval); due > 0 {
-			return ctrl.Result{RequeueAfter: due}, nil
+			return ctrl.Result{RequeueAfter: jittered(due)}, nil
 		}
 	}
 
@@ -392,7 +392,7 @@ func (r *ClusterSyncReconciler) checkHealth(ctx context.Context, cs *flotillav1.
 	}
 	if health.Ready {
 		markSynced(cs, d)
-		return ctrl.Result{RequeueAfter: driftDue(cs, r.driftInterval(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]}))}, nil
+		return ctrl.Result{RequeueAfter: jittered(driftDue(cs, r.driftInterval(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]})))}, nil
 	}
 	waited := time.Duration(0)
 	if cs.Status.LastAppliedTime != nil {
@@ -407,12 +407,12 @@ func (r *ClusterSyncReconciler) checkHealth(ctx context.Context, cs *flotillav1.
 		conditions.MarkFalse(cs, meta.ReadyCondition, flotillav1.ReasonHealthCheckFailed, "not ready after %s: %s", d.HealthTimeout, msg)
 		conditions.Delete(cs, meta.ReconcilingCondition)
 		// Keep watching: the objects may still become ready.
-		return ctrl.Result{RequeueAfter: 5 * r.Options.HealthPollInterval}, nil
+		return ctrl.Result{RequeueAfter: jittered(5 * r.Options.HealthPollInterval)}, nil
 	}
 	conditions.MarkUnknown(cs, flotillav1.HealthyCondition, flotillav1.ReasonProgressing, "%s", msg)
 	conditions.MarkUnknown(cs, meta.ReadyCondition, flotillav1.ReasonProgressing, "waiting for readiness: %s", msg)
 	conditions.MarkReconciling(cs, flotillav1.ReasonProgressing, "waiting for readiness")
-	return ctrl.Result{RequeueAfter: r.Options.HealthPollInterval}, nil
+	return ctrl.Result{RequeueAfter: jittered(r.Options.HealthPollInterval)}, nil
 }
 
 func (r *ClusterSyncReconciler) correctDrift(ctx context.Context, cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired) (ctrl.Result, error) {

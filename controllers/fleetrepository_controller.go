@@ -111,7 +111,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 
 	stamp := fmt.Sprintf("%s/%d", snap.Revision, obj.Generation)
 	if r.loaded[req.NamespacedName] == stamp && conditions.IsReady(obj) {
-		return ctrl.Result{RequeueAfter: interval}, nil
+		return ctrl.Result{RequeueAfter: jittered(interval)}, nil
 	}
 
 	fetched, syncStart := time.Since(fetchStart), time.Now()
@@ -127,7 +127,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			r.event(obj, corev1.EventTypeWarning, cfg.reason, cfg.Error())
 			obj.Status.Revision = snap.Ref
 			delete(r.loaded, req.NamespacedName)
-			return ctrl.Result{RequeueAfter: interval}, nil
+			return ctrl.Result{RequeueAfter: jittered(interval)}, nil
 		}
 		conditions.MarkFalse(obj, meta.ReadyCondition, meta.ProgressingWithRetryReason, "%s", err)
 		return ctrl.Result{}, err
@@ -148,7 +148,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
 	}
 	r.loaded[req.NamespacedName] = stamp
-	return ctrl.Result{RequeueAfter: interval}, nil
+	return ctrl.Result{RequeueAfter: jittered(interval)}, nil
 }
 
 // configError is an error in the fleet repository's content: retrying
