@@ -277,6 +277,19 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 }
 
+// nextDriftCheck returns when to wake a healthy sync for its drift check:
+// never zero (which would mean "never" to controller-runtime), even when the
+// check is already due because an apply took longer than driftInterval to
+// become healthy; then the check runs one health poll interval from now.
+func (r *ClusterSyncReconciler) nextDriftCheck(ctx context.Context, cs *flotillav1.ClusterSync) time.Duration {
+	repo := types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]}
+	due := driftDue(cs, r.driftInterval(ctx, repo))
+	if due <= 0 {
+		due = r.Options.HealthPollInterval
+	}
+	return jittered(due)
+}
+
 // driftDue returns how long until the next drift check, or 0 when due.
 func driftDue(cs *flotillav1.ClusterSync, interval time.Duration) time.Duration {
 	last := cs.Status.LastDriftCheckTime
@@ -392,7 +405,7 @@ func (r *ClusterSyncReconciler) checkHealth(ctx context.Context, cs *flotillav1.
 	}
 	if health.Ready {
 		markSynced(cs, d)
-		return ctrl.Result{RequeueAfter: jittered(driftDue(cs, r.driftInterval(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]})))}, nil
+		return ctrl.Result{RequeueAfter: r.nextDriftCheck(ctx, cs)}, nil
 	}
 	waited := time.Duration(0)
 	if cs.Status.LastAppliedTime != nil {
