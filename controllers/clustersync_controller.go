@@ -408,8 +408,8 @@ func (r *ClusterSyncReconciler) checkHealth(ctx context.Context, cs *flotillav1.
 		return ctrl.Result{RequeueAfter: r.nextDriftCheck(ctx, cs)}, nil
 	}
 	waited := time.Duration(0)
-	if cs.Status.LastAppliedTime != nil {
-		waited = time.Since(cs.Status.LastAppliedTime.Time)
+	if since := healthWaitStart(cs); since != nil {
+		waited = time.Since(since.Time)
 	}
 	msg := health.Summary()
 	if waited >= d.HealthTimeout {
@@ -426,6 +426,19 @@ func (r *ClusterSyncReconciler) checkHealth(ctx context.Context, cs *flotillav1.
 	conditions.MarkUnknown(cs, meta.ReadyCondition, flotillav1.ReasonProgressing, "waiting for readiness: %s", msg)
 	conditions.MarkReconciling(cs, flotillav1.ReasonProgressing, "waiting for readiness")
 	return ctrl.Result{RequeueAfter: jittered(r.Options.HealthPollInterval)}, nil
+}
+
+// healthWaitStart returns when the objects were last written to the
+// cluster, which is when their health timeout starts: the last apply, or the
+// last drift correction when it came later (it recreated or changed objects
+// that may need time to become ready again). Nil when nothing was applied.
+func healthWaitStart(cs *flotillav1.ClusterSync) *metav1.Time {
+	start := cs.Status.LastAppliedTime
+	if corrected := cs.Status.LastDriftCheckTime; len(cs.Status.DriftedObjects) > 0 && corrected != nil &&
+		(start == nil || corrected.After(start.Time)) {
+		start = corrected
+	}
+	return start
 }
 
 func (r *ClusterSyncReconciler) correctDrift(ctx context.Context, cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired) (ctrl.Result, error) {

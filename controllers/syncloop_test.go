@@ -260,3 +260,63 @@ func TestDriftCorrectionContinuesAfterASlowHealthyApply(t *testing.T) {
 		t.Errorf("status.driftCorrections = %d after a correction, want at least 1", cs.Status.DriftCorrections)
 	}
 }
+
+// Right after a drift correction recreates an object long after the last
+// apply, the object is not ready yet: that is progress within the health
+// timeout, not a health failure. No Healthy=False and no warning while it
+// becomes ready within the timeout.
+func TestNoHealthFailureRightAfterADriftCorrection(t *testing.T) {
+	const (
+		driftInterval = 2 * time.Second
+		healthTimeout = 10 * time.Second
+	)
+	l := startSyncLoop(t, Options{DefaultDriftInterval: driftInterval, HealthPollInterval: 300 * time.Millisecond}, healthTimeout)
+	ctx := t.Context()
+
+	waitFor(t, 60*time.Second, "first apply", func() error {
+		_, err := l.deployment(ctx)
+		return err
+	})
+	l.markDeploymentReady(t)
+	cs := l.waitHealthy(t, 30*time.Second)
+	// Let more than the health timeout pass since the apply.
+	sleepUntil(cs.Status.LastAppliedTime.Add(healthTimeout + time.Second))
+
+	dep, err := l.deployment(ctx)
+	must(t, err)
+	oldUID := dep.UID
+	must(t, l.member.Delete(ctx, dep))
+	waitFor(t, 10*driftInterval, "Deployment recreated by drift correction", func() error {
+		dep, err := l.deployment(ctx)
+		if err != nil {
+			return err
+		}
+		if dep.UID == oldUID {
+			return fmt.Errorf("still the deleted Deployment %s", dep.UID)
+		}
+		return nil
+	})
+	waitFor(t, 10*time.Second, "drift correction recorded in status", func() error {
+		cs = l.sync(t)
+		if cs.Status.DriftCorrections < 1 {
+			return fmt.Errorf("status.driftCorrections = %d", cs.Status.DriftCorrections)
+		}
+		return nil
+	})
+	if c := conditions.Get(cs, flotillav1.HealthyCondition); c == nil || c.Status == metav1.ConditionFalse {
+		t.Fatalf("right after the correction, Healthy = %+v; want it waiting for readiness, not False", c)
+	}
+	l.markDeploymentReady(t)
+	l.waitHealthy(t, healthTimeout)
+
+	var corrected bool
+	for _, e := range l.drainEvents() {
+		if strings.Contains(e, flotillav1.ReasonHealthCheckFailed) {
+			t.Errorf("event %q: the corrected Deployment became ready within the health timeout", e)
+		}
+		corrected = corrected || strings.Contains(e, flotillav1.ReasonDriftCorrected)
+	}
+	if !corrected {
+		t.Errorf("no %s event recorded", flotillav1.ReasonDriftCorrected)
+	}
+}
