@@ -45,7 +45,8 @@ type FleetRepositoryReconciler struct {
 
 	// loaded remembers, per repository, the revision and generation whose
 	// desired state is in Store, so an unchanged revision costs one fetch.
-	loaded map[types.NamespacedName]string
+	// It is locked: reconciles of different repositories may run at once.
+	loaded loadedStamps
 }
 
 // +kubebuilder:rbac:groups=flotilla.dev,resources=fleetrepositories,verbs=get;list;watch;update;patch
@@ -58,7 +59,6 @@ type FleetRepositoryReconciler struct {
 
 // SetupWithManager registers the reconciler.
 func (r *FleetRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.loaded = map[types.NamespacedName]string{}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&flotillav1.FleetRepository{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicates.ReconcileRequestedPredicate{}),
@@ -74,7 +74,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Store.dropRepo(req.NamespacedName)
-			delete(r.loaded, req.NamespacedName)
+			r.loaded.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -110,7 +110,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	obj.Status.LastFetchTime = &now
 
 	stamp := fmt.Sprintf("%s/%d", snap.Revision, obj.Generation)
-	if r.loaded[req.NamespacedName] == stamp && conditions.IsReady(obj) {
+	if r.loaded.is(req.NamespacedName, stamp) && conditions.IsReady(obj) {
 		return ctrl.Result{RequeueAfter: jittered(interval)}, nil
 	}
 
@@ -126,7 +126,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			conditions.Delete(obj, meta.ReconcilingCondition)
 			r.event(obj, corev1.EventTypeWarning, cfg.reason, cfg.Error())
 			obj.Status.Revision = snap.Ref
-			delete(r.loaded, req.NamespacedName)
+			r.loaded.forget(req.NamespacedName)
 			return ctrl.Result{RequeueAfter: jittered(interval)}, nil
 		}
 		conditions.MarkFalse(obj, meta.ReadyCondition, meta.ProgressingWithRetryReason, "%s", err)
@@ -144,10 +144,10 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		"revision %s: %d clusters, %d apps, %d targets", snap.Ref, obj.Status.Clusters, obj.Status.Apps, obj.Status.Targets)
 	if cleanupPending {
 		// Look again soon: removed clusters' syncs are still pruning.
-		delete(r.loaded, req.NamespacedName)
+		r.loaded.forget(req.NamespacedName)
 		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
 	}
-	r.loaded[req.NamespacedName] = stamp
+	r.loaded.set(req.NamespacedName, stamp)
 	return ctrl.Result{RequeueAfter: jittered(interval)}, nil
 }
 
