@@ -28,6 +28,7 @@ import (
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/apply"
+	"github.com/flotilla-gitops/flotilla/apply/clusterclient"
 )
 
 // ClusterSyncReconciler applies one app's desired state to one cluster:
@@ -139,8 +140,10 @@ func (r *ClusterSyncReconciler) syncsOfCluster(ctx context.Context, obj client.O
 	var reqs []reconcile.Request
 	for i := range list.Items {
 		cs := &list.Items[i]
-		// Only syncs parked on reachability need waking.
-		if conditions.GetReason(cs, meta.ReadyCondition) == flotillav1.ReasonClusterUnreachable {
+		// Only syncs parked on reachability, or on a kubeconfig the
+		// cluster refused, need waking.
+		switch conditions.GetReason(cs, meta.ReadyCondition) {
+		case flotillav1.ReasonClusterUnreachable, flotillav1.ReasonClusterTLSFailed, flotillav1.ReasonClusterAuthFailed:
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(cs)})
 		}
 	}
@@ -328,8 +331,23 @@ func (r *ClusterSyncReconciler) waitingForDependency(ctx context.Context, cs *fl
 	return 0, ""
 }
 
-// clusterFailed records a call failure: unreachable clusters back off.
-func (r *ClusterSyncReconciler) clusterFailed(cs *flotillav1.ClusterSync, err error) (ctrl.Result, bool) {
+// clusterFailed records a call failure: unreachable clusters back off, and
+// a kubeconfig the cluster refuses (TLS or credentials) stalls the sync with
+// a message naming the Secret to fix.
+func (r *ClusterSyncReconciler) clusterFailed(ctx context.Context, cs *flotillav1.ClusterSync, err error) (ctrl.Result, bool) {
+	if reason, bad := accessFailure(err); bad {
+		msg := accessFailureMessage(cs.Spec.Cluster, reason, r.kubeconfigOf(ctx, cs), err)
+		if cs.Status.LastError != msg {
+			r.Recorder.Event(cs, corev1.EventTypeWarning, reason, msg)
+			ctrl.LoggerFrom(ctx).Error(err, "cluster refused the kubeconfig", "reason", reason)
+		}
+		cs.Status.LastError = msg
+		conditions.MarkStalled(cs, reason, "%s", msg)
+		conditions.MarkFalse(cs, meta.ReadyCondition, reason, "%s", msg)
+		conditions.Delete(cs, meta.ReconcilingCondition)
+		// The Secret is re-read at most once per heartbeat interval.
+		return ctrl.Result{RequeueAfter: jittered(r.Options.HeartbeatInterval)}, true
+	}
 	if !isUnreachable(err) {
 		return ctrl.Result{}, false
 	}
@@ -337,6 +355,16 @@ func (r *ClusterSyncReconciler) clusterFailed(cs *flotillav1.ClusterSync, err er
 	conditions.MarkFalse(cs, meta.ReadyCondition, flotillav1.ReasonClusterUnreachable, "cluster %s is unreachable, next try in %s: %s", cs.Spec.Cluster, wait.Round(time.Second), err)
 	cs.Status.LastError = err.Error()
 	return ctrl.Result{RequeueAfter: wait}, true
+}
+
+// kubeconfigOf returns where the kubeconfig of the sync's cluster is read
+// from, for messages; the default place when the Cluster cannot be read.
+func (r *ClusterSyncReconciler) kubeconfigOf(ctx context.Context, cs *flotillav1.ClusterSync) clusterclient.KubeconfigSource {
+	cluster := &flotillav1.Cluster{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: cs.Spec.Cluster}, cluster); err != nil {
+		cluster.Namespace, cluster.Name = cs.Namespace, cs.Spec.Cluster
+	}
+	return kubeconfigSource(cluster)
 }
 
 func (r *ClusterSyncReconciler) request(cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired) apply.Request {
@@ -366,7 +394,7 @@ func (r *ClusterSyncReconciler) apply(ctx context.Context, cs *flotillav1.Cluste
 			cs.Status.Inventory = res.Inventory
 		}
 		syncDuration.WithLabelValues("error").Observe(time.Since(start).Seconds())
-		if result, ok := r.clusterFailed(cs, err); ok {
+		if result, ok := r.clusterFailed(ctx, cs, err); ok {
 			return result, nil
 		}
 		applyErrors.WithLabelValues(cs.Spec.Cluster).Inc()
@@ -398,7 +426,7 @@ func (r *ClusterSyncReconciler) apply(ctx context.Context, cs *flotillav1.Cluste
 func (r *ClusterSyncReconciler) checkHealth(ctx context.Context, cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired) (ctrl.Result, error) {
 	health, err := apply.CheckHealth(ctx, cl, cs.Status.Inventory, apply.ReadyWhenStored(d.Objects))
 	if err != nil {
-		if result, ok := r.clusterFailed(cs, err); ok {
+		if result, ok := r.clusterFailed(ctx, cs, err); ok {
 			return result, nil
 		}
 		return ctrl.Result{}, err
@@ -444,7 +472,7 @@ func healthWaitStart(cs *flotillav1.ClusterSync) *metav1.Time {
 func (r *ClusterSyncReconciler) correctDrift(ctx context.Context, cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired) (ctrl.Result, error) {
 	drifted, err := apply.CorrectDrift(ctx, cl, r.request(cs, cl, d))
 	if err != nil {
-		if result, ok := r.clusterFailed(cs, err); ok {
+		if result, ok := r.clusterFailed(ctx, cs, err); ok {
 			return result, nil
 		}
 		cs.Status.LastError = err.Error()
@@ -511,7 +539,7 @@ func (r *ClusterSyncReconciler) finalize(ctx context.Context, cs *flotillav1.Clu
 			}
 			res, err := apply.Sync(ctx, cl, req)
 			if err != nil {
-				if result, ok := r.clusterFailed(cs, err); ok {
+				if result, ok := r.clusterFailed(ctx, cs, err); ok {
 					return result, nil
 				}
 				return ctrl.Result{}, fmt.Errorf("prune app %s from cluster %s: %w", cs.Spec.App, cs.Spec.Cluster, err)
