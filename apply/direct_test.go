@@ -58,6 +58,8 @@ func TestSyncSendsOnlyWhatChangedSinceItsLastApply(t *testing.T) {
 	ns := uniqueName("direct")
 	req := baseRequest(ns, readObjects(t, ns, webManifest))
 	req.Prune = true
+	// As the controller does: one namespace memory per cluster client.
+	req.Namespaces = NewNamespaces()
 	first, err := Sync(ctx, cl, req)
 	if err != nil {
 		t.Fatalf("first Sync: %v", err)

@@ -17,8 +17,9 @@ import (
 // that are missing or whose fields managed by Flotilla differ. Fields owned
 // by other managers (labels added by hand, replicas set by an autoscaler
 // that Flotilla does not set) are not drift. Drift changes nothing; only
-// Objects, App, Repository, Namespace, ApplyTimeout and Concurrency of req
-// are used.
+// Objects, App, Repository, Namespace, Namespaces, ApplyTimeout and
+// Concurrency of req are used. A missing target namespace is forgotten by
+// req.Namespaces.
 func Drift(ctx context.Context, cl ClusterClient, req Request) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, req.applyTimeout())
 	defer cancel()
@@ -37,11 +38,12 @@ func CorrectDrift(ctx context.Context, cl ClusterClient, req Request) ([]string,
 	if err != nil || len(drifted) == 0 {
 		return nil, err
 	}
-	if _, err := ensureNamespace(ctx, cl, req.Namespace); err != nil {
+	if _, err := ensureNamespace(ctx, cl, req.Namespaces, req.Namespace); err != nil {
 		return nil, err
 	}
 	rm := newManager(cl, req.concurrency())
 	if _, err := rm.ApplyAllStaged(ctx, drifted, applyOptions(&req)); err != nil {
+		req.Namespaces.Forget(req.Namespace)
 		return nil, wrapObjectError(cl.Name(), all, err)
 	}
 	list := subjects(drifted)
@@ -64,7 +66,9 @@ func drift(ctx context.Context, cl ClusterClient, req *Request) (drifted, all []
 			return nil, nil, err
 		}
 		if !exists {
-			// Everything in it is gone with it.
+			// Everything in it is gone with it, and whoever remembered
+			// it must create it again.
+			req.Namespaces.Forget(req.Namespace)
 			return all, all, nil
 		}
 	}

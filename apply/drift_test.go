@@ -1,11 +1,14 @@
 package apply
 
 import (
+	"context"
 	"reflect"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -143,5 +146,82 @@ func TestCorrectDriftCreatesAMissingNamespace(t *testing.T) {
 	}
 	if getObject(t, "apps/v1", "Deployment", other, "web") == nil {
 		t.Errorf("CorrectDrift did not create the namespace and its objects")
+	}
+}
+
+// A namespace deleted on the cluster after a Sync remembered it must be
+// created again by CorrectDrift, with everything that was in it. The
+// namespace is deleted the way kube-controller-manager's namespace
+// controller finishes it (envtest runs no controllers): its objects are
+// deleted, then its finalizer is removed through the finalize subresource.
+func TestCorrectDriftRecreatesADeletedNamespace(t *testing.T) {
+	ctx := testCtx(t)
+	ns := uniqueName("nsdeleted")
+	req := baseRequest(ns, readObjects(t, ns, webManifest))
+	req.Namespaces = NewNamespaces()
+	if _, err := Sync(ctx, member, req); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	if !req.Namespaces.Known(ns) {
+		t.Fatalf("Sync did not remember namespace %s", ns)
+	}
+	deleteNamespace(ctx, t, ns)
+
+	corrected, err := CorrectDrift(ctx, member, req)
+	if err != nil {
+		t.Fatalf("CorrectDrift after the namespace was deleted: %v", err)
+	}
+	want := []string{"ConfigMap/" + ns + "/web-config", "Deployment/" + ns + "/web", "Service/" + ns + "/web"}
+	if !reflect.DeepEqual(corrected, want) {
+		t.Errorf("CorrectDrift = %v, want %v", corrected, want)
+	}
+	if getObject(t, "v1", "Namespace", "", ns) == nil {
+		t.Fatalf("CorrectDrift did not recreate namespace %s", ns)
+	}
+	for _, o := range []struct{ apiVersion, kind, name string }{{"v1", "ConfigMap", "web-config"}, {"apps/v1", "Deployment", "web"}, {"v1", "Service", "web"}} {
+		if getObject(t, o.apiVersion, o.kind, ns, o.name) == nil {
+			t.Errorf("CorrectDrift did not recreate %s %s/%s", o.kind, ns, o.name)
+		}
+	}
+}
+
+// deleteNamespace deletes ns and, as the namespace controller would, its
+// objects, then finalizes it and waits until it is gone.
+func deleteNamespace(ctx context.Context, t *testing.T, ns string) {
+	t.Helper()
+	c := member.Client()
+	nsObj := &corev1.Namespace{}
+	if err := c.Get(ctx, client.ObjectKey{Name: ns}, nsObj); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(ctx, nsObj); err != nil {
+		t.Fatalf("delete namespace %s: %v", ns, err)
+	}
+	for _, obj := range []client.Object{&corev1.ConfigMap{}, &appsv1.Deployment{}, &corev1.Service{}} {
+		if err := c.DeleteAllOf(ctx, obj, client.InNamespace(ns)); err != nil && !apierrors.IsMethodNotSupported(err) {
+			t.Fatalf("delete %T in %s: %v", obj, ns, err)
+		}
+	}
+	svcs := &corev1.ServiceList{}
+	if err := c.List(ctx, svcs, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range svcs.Items {
+		if err := c.Delete(ctx, &svcs.Items[i]); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Get(ctx, client.ObjectKey{Name: ns}, nsObj); err != nil {
+		t.Fatal(err)
+	}
+	nsObj.Spec.Finalizers = nil
+	if err := c.SubResource("finalize").Update(ctx, nsObj); err != nil {
+		t.Fatalf("finalize namespace %s: %v", ns, err)
+	}
+	for getObject(t, "v1", "Namespace", "", ns) != nil {
+		if ctx.Err() != nil {
+			t.Fatalf("namespace %s still exists: %v", ns, ctx.Err())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

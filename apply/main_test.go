@@ -2,9 +2,9 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/flotilla-gitops/flotilla/apply/clusterclient"
+	"github.com/flotilla-gitops/flotilla/internal/testenv"
 )
 
 // member is a real kube-apiserver (envtest) that plays a member cluster.
@@ -26,26 +27,48 @@ var (
 	memberCfg *rest.Config
 )
 
+// skipReason is set when the control-plane binaries are missing: tests
+// that need the member cluster skip with it, like every package's tests
+// that start clusters through testenv.
+var skipReason string
+
 func TestMain(m *testing.M) {
-	env := &envtest.Environment{}
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		env.BinaryAssetsDirectory = filepath.Join("..", "..", "bin", "k8s", "1.37.2")
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	assets, err := testenv.AssetsDir()
+	if errors.Is(err, testenv.ErrAssetsNotFound) {
+		skipReason = fmt.Sprintf("skipping: needs real control-plane binaries: %v", err)
+		return m.Run()
 	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "locate the test control-plane binaries: %v\n", err)
+		return 1
+	}
+	env := &envtest.Environment{BinaryAssetsDirectory: assets}
 	cfg, err := env.Start()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "start envtest (set KUBEBUILDER_ASSETS to the folder holding kube-apiserver and etcd): %v\n", err)
-		os.Exit(1)
+		fmt.Fprintf(os.Stderr, "start envtest with the binaries in %s: %v\n", assets, err)
+		return 1
 	}
+	defer func() { _ = env.Stop() }()
 	memberCfg = cfg
 	member, err = clusterclient.New("member-1", cfg, clusterclient.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		_ = env.Stop()
-		os.Exit(1)
+		return 1
 	}
-	code := m.Run()
-	_ = env.Stop()
-	os.Exit(code)
+	return m.Run()
+}
+
+// requireMember skips the test when the member cluster could not be
+// started because the control-plane binaries are missing.
+func requireMember(t *testing.T) {
+	t.Helper()
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
 }
 
 var nameSeq atomic.Int64
@@ -56,9 +79,11 @@ func uniqueName(prefix string) string {
 	return fmt.Sprintf("%s-%d", prefix, nameSeq.Add(1))
 }
 
-// testCtx is a context bounded so that a hung apiserver fails the test.
+// testCtx is a context bounded so that a hung apiserver fails the test;
+// it skips the test when there is no member cluster.
 func testCtx(t *testing.T) context.Context {
 	t.Helper()
+	requireMember(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	return ctx

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/fluxcd/pkg/ssa/utils"
 	corev1 "k8s.io/api/core/v1"
@@ -89,12 +87,13 @@ func crdScopesOf(objects []*unstructured.Unstructured) map[schema.GroupKind]bool
 
 // ensureNamespace creates the namespace when it does not exist and reports
 // whether it did. The namespace gets no owner labels: it is not part of any
-// app's inventory and is never pruned.
-func ensureNamespace(ctx context.Context, cl ClusterClient, name string) (bool, error) {
+// app's inventory and is never pruned. A namespace that known remembers is
+// not read again; nil known reads it every time.
+func ensureNamespace(ctx context.Context, cl ClusterClient, known *Namespaces, name string) (bool, error) {
 	if name == "" {
 		return false, nil
 	}
-	if namespaceKnown(cl.Name(), name) {
+	if known.Known(name) {
 		return false, nil
 	}
 	exists, err := namespaceExists(ctx, cl, name)
@@ -102,7 +101,7 @@ func ensureNamespace(ctx context.Context, cl ClusterClient, name string) (bool, 
 		return false, err
 	}
 	if exists {
-		rememberNamespace(cl.Name(), name)
+		known.remember(name)
 		return false, nil
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
@@ -112,30 +111,8 @@ func ensureNamespace(ctx context.Context, cl ClusterClient, name string) (bool, 
 		}
 		return false, &ObjectError{Object: "Namespace/" + name, Cluster: cl.Name(), Op: "create", Err: err}
 	}
-	rememberNamespace(cl.Name(), name)
+	known.remember(name)
 	return true, nil
-}
-
-// namespaceMemory is how long a namespace seen on a cluster is trusted to
-// still exist without asking again. A failed apply forgets it at once.
-const namespaceMemory = 10 * time.Minute
-
-// knownNamespaces maps "<cluster>\x00<namespace>" to when it was last seen.
-var knownNamespaces sync.Map
-
-func namespaceKnown(cluster, ns string) bool {
-	v, ok := knownNamespaces.Load(cluster + "\x00" + ns)
-	return ok && time.Since(v.(time.Time)) < namespaceMemory
-}
-
-func rememberNamespace(cluster, ns string) {
-	knownNamespaces.Store(cluster+"\x00"+ns, time.Now())
-}
-
-// forgetNamespace makes the next sync check the namespace again (after a
-// failed apply: someone may have deleted it).
-func forgetNamespace(cluster, ns string) {
-	knownNamespaces.Delete(cluster + "\x00" + ns)
 }
 
 func namespaceExists(ctx context.Context, cl ClusterClient, name string) (bool, error) {

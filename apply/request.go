@@ -35,6 +35,11 @@ type Request struct {
 	// but never recorded in the inventory and never pruned. Namespaced
 	// objects without a namespace are put in it. Optional.
 	Namespace string
+	// Namespaces remembers the target namespaces already seen on this
+	// cluster, so Sync does not read Namespace every time; nil reads it
+	// every time. Pass the same memory for every request to one cluster
+	// client.
+	Namespaces *Namespaces
 	// Objects are the rendered manifests. Sync does not modify them (it
 	// works on copies), so they may come from a shared render cache.
 	Objects []*unstructured.Unstructured

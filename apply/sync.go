@@ -38,7 +38,7 @@ func Sync(ctx context.Context, cl ClusterClient, req Request) (*Result, error) {
 	defer cancel()
 
 	if len(req.Objects) > 0 {
-		created, err := ensureNamespace(applyCtx, cl, req.Namespace)
+		created, err := ensureNamespace(applyCtx, cl, req.Namespaces, req.Namespace)
 		if err != nil {
 			return res, err
 		}
@@ -74,7 +74,8 @@ func Sync(ctx context.Context, cl ClusterClient, req Request) (*Result, error) {
 	}
 	applied := markAdopted(inventoryFromChangeSet(cs), adopted)
 	if err != nil {
-		forgetNamespace(cl.Name(), req.Namespace)
+		// Someone may have deleted the namespace: read it next time.
+		req.Namespaces.Forget(req.Namespace)
 		// Keep everything that may exist with our labels in the inventory.
 		res.Inventory = mergeInventories(res.Inventory, applied)
 		return res, wrapObjectError(cl.Name(), objects, err)

@@ -404,6 +404,7 @@ spec:
 }
 
 func TestSyncRejectsBadRequestsBeforeTouchingTheCluster(t *testing.T) {
+	requireMember(t)
 	ctx := context.Background()
 	for name, req := range map[string]Request{
 		"no app":          {Repository: testRepo},

@@ -16,6 +16,7 @@ import (
 // cluster that accepts connections but never answers fails within the
 // client's request timeout instead of holding the worker.
 func TestSyncToAnUnreachableClusterFailsFastNamingIt(t *testing.T) {
+	requireMember(t)
 	closed := closedAddress(t)
 	hanging := hangingAddress(t)
 	for name, host := range map[string]string{"closed port": closed, "no answer": hanging} {

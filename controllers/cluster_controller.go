@@ -119,6 +119,20 @@ func (r *ClusterReconciler) heartbeat(ctx context.Context, c *flotillav1.Cluster
 	probeCtx, cancel := context.WithTimeout(withPurpose(ctx, "heartbeat"), r.Options.ClusterTimeout)
 	defer cancel()
 	info, err := clusterclient.Probe(probeCtx, cl)
+	if reason, bad := accessFailure(err); bad {
+		// The cluster answered but refused the kubeconfig: not a network
+		// problem to back off from, a Secret to fix.
+		r.Reach.succeeded(key)
+		msg := accessFailureMessage(c.Name, reason, kubeconfigSource(c), err)
+		if conditions.GetReason(c, flotillav1.ReachableCondition) != reason {
+			r.Recorder.Event(c, corev1.EventTypeWarning, reason, msg)
+		}
+		conditions.MarkFalse(c, flotillav1.ReachableCondition, reason, "%s", msg)
+		conditions.MarkFalse(c, meta.ReadyCondition, reason, "%s", msg)
+		conditions.MarkStalled(c, reason, "%s", msg)
+		r.states.set(key, "misconfigured")
+		return ctrl.Result{RequeueAfter: jittered(r.Options.HeartbeatInterval)}, nil
+	}
 	if err != nil {
 		wait := r.Reach.failed(key, err)
 		if !conditions.IsFalse(c, flotillav1.ReachableCondition) {
@@ -142,6 +156,7 @@ func (r *ClusterReconciler) heartbeat(ctx context.Context, c *flotillav1.Cluster
 	c.Status.Capacity = &flotillav1.ClusterCapacity{Nodes: info.Nodes, CPU: &info.CPU, Memory: &info.Memory, GPU: &info.GPU}
 	c.Status.GPU = info.GPU.String()
 	conditions.MarkTrue(c, flotillav1.ReachableCondition, flotillav1.ReasonReachable, "Kubernetes %s, %d node(s)", info.KubernetesVersion, info.Nodes)
+	conditions.Delete(c, meta.StalledCondition)
 	r.states.set(key, "reachable")
 	r.markReady(c)
 	return ctrl.Result{RequeueAfter: r.Options.HeartbeatInterval}, nil

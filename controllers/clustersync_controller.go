@@ -28,6 +28,7 @@ import (
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/apply"
+	"github.com/flotilla-gitops/flotilla/apply/clusterclient"
 )
 
 // ClusterSyncReconciler applies one app's desired state to one cluster:
@@ -46,6 +47,10 @@ type ClusterSyncReconciler struct {
 	// applied remembers, per ClusterSync UID, what the last successful
 	// apply in this process sent, so the next one sends only what changed.
 	applied appliedObjects
+	// namespaces remembers, per member cluster client, the target
+	// namespaces seen there, so an apply does not read its namespace every
+	// time; drift checks forget a namespace found missing.
+	namespaces namespaceMemories
 }
 
 // appliedObjects is a concurrency-safe map of apply.Applied by UID, each
@@ -135,8 +140,10 @@ func (r *ClusterSyncReconciler) syncsOfCluster(ctx context.Context, obj client.O
 	var reqs []reconcile.Request
 	for i := range list.Items {
 		cs := &list.Items[i]
-		// Only syncs parked on reachability need waking.
-		if conditions.GetReason(cs, meta.ReadyCondition) == flotillav1.ReasonClusterUnreachable {
+		// Only syncs parked on reachability, or on a kubeconfig the
+		// cluster refused, need waking.
+		switch conditions.GetReason(cs, meta.ReadyCondition) {
+		case flotillav1.ReasonClusterUnreachable, flotillav1.ReasonClusterTLSFailed, flotillav1.ReasonClusterAuthFailed:
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(cs)})
 		}
 	}
@@ -231,7 +238,7 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		// to do there until drift is due.
 		markSynced(cs, desired)
 		if due := driftDue(cs, driftInterval); due > 0 {
-			return ctrl.Result{RequeueAfter: due}, nil
+			return ctrl.Result{RequeueAfter: jittered(due)}, nil
 		}
 	}
 
@@ -273,6 +280,19 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 }
 
+// nextDriftCheck returns when to wake a healthy sync for its drift check:
+// never zero (which would mean "never" to controller-runtime), even when the
+// check is already due because an apply took longer than driftInterval to
+// become healthy; then the check runs one health poll interval from now.
+func (r *ClusterSyncReconciler) nextDriftCheck(ctx context.Context, cs *flotillav1.ClusterSync) time.Duration {
+	repo := types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]}
+	due := driftDue(cs, r.driftInterval(ctx, repo))
+	if due <= 0 {
+		due = r.Options.HealthPollInterval
+	}
+	return jittered(due)
+}
+
 // driftDue returns how long until the next drift check, or 0 when due.
 func driftDue(cs *flotillav1.ClusterSync, interval time.Duration) time.Duration {
 	last := cs.Status.LastDriftCheckTime
@@ -311,8 +331,23 @@ func (r *ClusterSyncReconciler) waitingForDependency(ctx context.Context, cs *fl
 	return 0, ""
 }
 
-// clusterFailed records a call failure: unreachable clusters back off.
-func (r *ClusterSyncReconciler) clusterFailed(cs *flotillav1.ClusterSync, err error) (ctrl.Result, bool) {
+// clusterFailed records a call failure: unreachable clusters back off, and
+// a kubeconfig the cluster refuses (TLS or credentials) stalls the sync with
+// a message naming the Secret to fix.
+func (r *ClusterSyncReconciler) clusterFailed(ctx context.Context, cs *flotillav1.ClusterSync, err error) (ctrl.Result, bool) {
+	if reason, bad := accessFailure(err); bad {
+		msg := accessFailureMessage(cs.Spec.Cluster, reason, r.kubeconfigOf(ctx, cs), err)
+		if cs.Status.LastError != msg {
+			r.Recorder.Event(cs, corev1.EventTypeWarning, reason, msg)
+			ctrl.LoggerFrom(ctx).Error(err, "cluster refused the kubeconfig", "reason", reason)
+		}
+		cs.Status.LastError = msg
+		conditions.MarkStalled(cs, reason, "%s", msg)
+		conditions.MarkFalse(cs, meta.ReadyCondition, reason, "%s", msg)
+		conditions.Delete(cs, meta.ReconcilingCondition)
+		// The Secret is re-read at most once per heartbeat interval.
+		return ctrl.Result{RequeueAfter: jittered(r.Options.HeartbeatInterval)}, true
+	}
 	if !isUnreachable(err) {
 		return ctrl.Result{}, false
 	}
@@ -322,11 +357,22 @@ func (r *ClusterSyncReconciler) clusterFailed(cs *flotillav1.ClusterSync, err er
 	return ctrl.Result{RequeueAfter: wait}, true
 }
 
+// kubeconfigOf returns where the kubeconfig of the sync's cluster is read
+// from, for messages; the default place when the Cluster cannot be read.
+func (r *ClusterSyncReconciler) kubeconfigOf(ctx context.Context, cs *flotillav1.ClusterSync) clusterclient.KubeconfigSource {
+	cluster := &flotillav1.Cluster{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: cs.Spec.Cluster}, cluster); err != nil {
+		cluster.Namespace, cluster.Name = cs.Namespace, cs.Spec.Cluster
+	}
+	return kubeconfigSource(cluster)
+}
+
 func (r *ClusterSyncReconciler) request(cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired) apply.Request {
 	return apply.Request{
 		App:               cs.Spec.App,
 		Repository:        types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]},
 		Namespace:         d.Namespace,
+		Namespaces:        r.namespaces.of(memberKey(cs.Namespace, cs.Spec.Cluster), cl),
 		Objects:           d.Objects,
 		PreviousInventory: cs.Status.Inventory,
 		LastApplied:       r.applied.get(cs.UID, cl),
@@ -349,7 +395,7 @@ func (r *ClusterSyncReconciler) apply(ctx context.Context, cs *flotillav1.Cluste
 			cs.Status.Inventory = res.Inventory
 		}
 		syncDuration.WithLabelValues("error").Observe(time.Since(start).Seconds())
-		if result, ok := r.clusterFailed(cs, err); ok {
+		if result, ok := r.clusterFailed(ctx, cs, err); ok {
 			return result, nil
 		}
 		applyErrors.WithLabelValues(cs.Spec.Cluster).Inc()
@@ -381,18 +427,18 @@ func (r *ClusterSyncReconciler) apply(ctx context.Context, cs *flotillav1.Cluste
 func (r *ClusterSyncReconciler) checkHealth(ctx context.Context, cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired) (ctrl.Result, error) {
 	health, err := apply.CheckHealth(ctx, cl, cs.Status.Inventory, apply.ReadyWhenStored(d.Objects))
 	if err != nil {
-		if result, ok := r.clusterFailed(cs, err); ok {
+		if result, ok := r.clusterFailed(ctx, cs, err); ok {
 			return result, nil
 		}
 		return ctrl.Result{}, err
 	}
 	if health.Ready {
 		markSynced(cs, d)
-		return ctrl.Result{RequeueAfter: driftDue(cs, r.driftInterval(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]}))}, nil
+		return ctrl.Result{RequeueAfter: r.nextDriftCheck(ctx, cs)}, nil
 	}
 	waited := time.Duration(0)
-	if cs.Status.LastAppliedTime != nil {
-		waited = time.Since(cs.Status.LastAppliedTime.Time)
+	if since := healthWaitStart(cs); since != nil {
+		waited = time.Since(since.Time)
 	}
 	msg := health.Summary()
 	if waited >= d.HealthTimeout {
@@ -403,18 +449,31 @@ func (r *ClusterSyncReconciler) checkHealth(ctx context.Context, cs *flotillav1.
 		conditions.MarkFalse(cs, meta.ReadyCondition, flotillav1.ReasonHealthCheckFailed, "not ready after %s: %s", d.HealthTimeout, msg)
 		conditions.Delete(cs, meta.ReconcilingCondition)
 		// Keep watching: the objects may still become ready.
-		return ctrl.Result{RequeueAfter: 5 * r.Options.HealthPollInterval}, nil
+		return ctrl.Result{RequeueAfter: jittered(5 * r.Options.HealthPollInterval)}, nil
 	}
 	conditions.MarkUnknown(cs, flotillav1.HealthyCondition, flotillav1.ReasonProgressing, "%s", msg)
 	conditions.MarkUnknown(cs, meta.ReadyCondition, flotillav1.ReasonProgressing, "waiting for readiness: %s", msg)
 	conditions.MarkReconciling(cs, flotillav1.ReasonProgressing, "waiting for readiness")
-	return ctrl.Result{RequeueAfter: r.Options.HealthPollInterval}, nil
+	return ctrl.Result{RequeueAfter: jittered(r.Options.HealthPollInterval)}, nil
+}
+
+// healthWaitStart returns when the objects were last written to the
+// cluster, which is when their health timeout starts: the last apply, or the
+// last drift correction when it came later (it recreated or changed objects
+// that may need time to become ready again). Nil when nothing was applied.
+func healthWaitStart(cs *flotillav1.ClusterSync) *metav1.Time {
+	start := cs.Status.LastAppliedTime
+	if corrected := cs.Status.LastDriftCheckTime; len(cs.Status.DriftedObjects) > 0 && corrected != nil &&
+		(start == nil || corrected.After(start.Time)) {
+		start = corrected
+	}
+	return start
 }
 
 func (r *ClusterSyncReconciler) correctDrift(ctx context.Context, cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired) (ctrl.Result, error) {
 	drifted, err := apply.CorrectDrift(ctx, cl, r.request(cs, cl, d))
 	if err != nil {
-		if result, ok := r.clusterFailed(cs, err); ok {
+		if result, ok := r.clusterFailed(ctx, cs, err); ok {
 			return result, nil
 		}
 		cs.Status.LastError = err.Error()
@@ -493,7 +552,7 @@ func (r *ClusterSyncReconciler) finalize(ctx context.Context, cs *flotillav1.Clu
 			}
 			res, err := apply.Sync(ctx, cl, req)
 			if err != nil {
-				if result, ok := r.clusterFailed(cs, err); ok {
+				if result, ok := r.clusterFailed(ctx, cs, err); ok {
 					return result, nil
 				}
 				return ctrl.Result{}, fmt.Errorf("prune app %s from cluster %s: %w", cs.Spec.App, cs.Spec.Cluster, err)

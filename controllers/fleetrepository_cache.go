@@ -16,15 +16,12 @@ import (
 // changed, the cache of the previous URL is removed unless another
 // repository still uses it.
 func (r *FleetRepositoryReconciler) switchCache(ctx context.Context, key types.NamespacedName, url string) error {
-	if r.fetched == nil {
-		r.fetched = map[types.NamespacedName]string{}
-	}
-	if prev, ok := r.fetched[key]; ok && prev != url {
+	if prev, ok := r.fetched.get(key); ok && prev != url {
 		if err := r.releaseCache(ctx, key); err != nil {
 			return err
 		}
 	}
-	r.fetched[key] = url
+	r.fetched.set(key, url)
 	return nil
 }
 
@@ -33,7 +30,7 @@ func (r *FleetRepositoryReconciler) switchCache(ctx context.Context, key types.N
 // Fetcher's entry), unless another repository fetches the same URL. On
 // failure the URL is kept, so the next reconcile tries again.
 func (r *FleetRepositoryReconciler) releaseCache(ctx context.Context, key types.NamespacedName) error {
-	url, ok := r.fetched[key]
+	url, ok := r.fetched.get(key)
 	if !ok {
 		return nil
 	}
@@ -45,14 +42,14 @@ func (r *FleetRepositoryReconciler) releaseCache(ctx context.Context, key types.
 	for i := range list.Items {
 		other := &list.Items[i]
 		if client.ObjectKeyFromObject(other) != key && other.DeletionTimestamp.IsZero() && r.Fetcher.RepositoryDir(other.Spec.URL) == dir {
-			delete(r.fetched, key)
+			r.fetched.forget(key)
 			return nil // still used
 		}
 	}
 	if err := r.Fetcher.Remove(ctx, url); err != nil {
 		return fmt.Errorf("remove the Git cache of FleetRepository %s: %w", key, err)
 	}
-	delete(r.fetched, key)
+	r.fetched.forget(key)
 	ctrl.LoggerFrom(ctx).V(1).Info("removed Git cache", "repository", key, "url", source.RedactURL(url))
 	return nil
 }

@@ -45,10 +45,11 @@ type FleetRepositoryReconciler struct {
 
 	// loaded remembers, per repository, the revision and generation whose
 	// desired state is in Store, so an unchanged revision costs one fetch.
-	loaded map[types.NamespacedName]string
+	// It is locked: reconciles of different repositories may run at once.
+	loaded loadedStamps
 	// fetched remembers, per repository, the URL whose Git cache it fills,
 	// so the cache goes when the repository does (see fleetrepository_cache.go).
-	fetched map[types.NamespacedName]string
+	fetched loadedStamps
 }
 
 // +kubebuilder:rbac:groups=flotilla.dev,resources=fleetrepositories,verbs=get;list;watch;update;patch
@@ -61,8 +62,6 @@ type FleetRepositoryReconciler struct {
 
 // SetupWithManager registers the reconciler.
 func (r *FleetRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.loaded = map[types.NamespacedName]string{}
-	r.fetched = map[types.NamespacedName]string{}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&flotillav1.FleetRepository{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicates.ReconcileRequestedPredicate{}),
@@ -78,7 +77,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Store.dropRepo(req.NamespacedName)
-			delete(r.loaded, req.NamespacedName)
+			r.loaded.forget(req.NamespacedName)
 			return ctrl.Result{}, r.releaseCache(ctx, req.NamespacedName)
 		}
 		return ctrl.Result{}, err
@@ -88,7 +87,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		// mirror nothing more; the garbage collector removes the Clusters,
 		// Apps and ClusterSyncs, whose finalizers prune or orphan.
 		r.Store.dropRepo(req.NamespacedName)
-		delete(r.loaded, req.NamespacedName)
+		r.loaded.forget(req.NamespacedName)
 		return ctrl.Result{}, r.releaseCache(ctx, req.NamespacedName)
 	}
 	if err := r.switchCache(ctx, req.NamespacedName, obj.Spec.URL); err != nil {
@@ -126,8 +125,8 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	obj.Status.LastFetchTime = &now
 
 	stamp := fmt.Sprintf("%s/%d", snap.Revision, obj.Generation)
-	if r.loaded[req.NamespacedName] == stamp && conditions.IsReady(obj) {
-		return ctrl.Result{RequeueAfter: interval}, nil
+	if r.loaded.is(req.NamespacedName, stamp) && conditions.IsReady(obj) {
+		return ctrl.Result{RequeueAfter: jittered(interval)}, nil
 	}
 
 	fetched, syncStart := time.Since(fetchStart), time.Now()
@@ -142,8 +141,8 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			conditions.Delete(obj, meta.ReconcilingCondition)
 			r.event(obj, corev1.EventTypeWarning, cfg.reason, cfg.Error())
 			obj.Status.Revision = snap.Ref
-			delete(r.loaded, req.NamespacedName)
-			return ctrl.Result{RequeueAfter: interval}, nil
+			r.loaded.forget(req.NamespacedName)
+			return ctrl.Result{RequeueAfter: jittered(interval)}, nil
 		}
 		conditions.MarkFalse(obj, meta.ReadyCondition, meta.ProgressingWithRetryReason, "%s", err)
 		return ctrl.Result{}, err
@@ -160,11 +159,11 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		"revision %s: %d clusters, %d apps, %d targets", snap.Ref, obj.Status.Clusters, obj.Status.Apps, obj.Status.Targets)
 	if cleanupPending {
 		// Look again soon: removed clusters' syncs are still pruning.
-		delete(r.loaded, req.NamespacedName)
+		r.loaded.forget(req.NamespacedName)
 		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
 	}
-	r.loaded[req.NamespacedName] = stamp
-	return ctrl.Result{RequeueAfter: interval}, nil
+	r.loaded.set(req.NamespacedName, stamp)
+	return ctrl.Result{RequeueAfter: jittered(interval)}, nil
 }
 
 // configError is an error in the fleet repository's content: retrying

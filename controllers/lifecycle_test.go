@@ -188,7 +188,6 @@ func TestFleetRepositoryDeletionDropsItsCaches(t *testing.T) {
 	r := &FleetRepositoryReconciler{
 		Client: hub, APIReader: hub, Recorder: &record.FakeRecorder{}, Fetcher: fetcher,
 		Renderer: render.New(render.Options{}), Store: store, Options: Options{}.withDefaults(),
-		loaded: map[client.ObjectKey]string{},
 	}
 	writer := &StatusWriter{Client: hub, APIReader: hub}
 
@@ -223,8 +222,8 @@ func TestFleetRepositoryDeletionDropsItsCaches(t *testing.T) {
 		reconcileOK(t, r, req)
 		writer.writeAll(ctx)
 	}
-	if n := len(r.loaded) + len(r.fetched); n != 0 {
-		t.Errorf("the reconciler remembers %d loaded and %d fetched repositories, want 0", len(r.loaded), len(r.fetched))
+	if n := r.loaded.len() + r.fetched.len(); n != 0 {
+		t.Errorf("the reconciler remembers %d loaded and %d fetched repositories, want 0", r.loaded.len(), r.fetched.len())
 	}
 	store.mu.RLock()
 	items := len(store.items)
@@ -342,18 +341,3 @@ func deadKubeconfig(t *testing.T, kubeconfig []byte) []byte {
 	return out
 }
 
-// waitFor polls check until it returns nil or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not done after %s: %v", what, timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}

@@ -33,6 +33,13 @@ const (
 	ReasonClusterUnreachable = "ClusterUnreachable"
 	// ReasonKubeconfigInvalid: the cluster's kubeconfig is missing or refused.
 	ReasonKubeconfigInvalid = "KubeconfigInvalid"
+	// ReasonClusterTLSFailed: the TLS connection to the cluster failed (its
+	// certificate is not trusted, or it does not speak TLS): fix the
+	// kubeconfig's certificate-authority-data or server.
+	ReasonClusterTLSFailed = "ClusterTLSFailed"
+	// ReasonClusterAuthFailed: the cluster refused the kubeconfig's
+	// credentials: fix its token or client certificate.
+	ReasonClusterAuthFailed = "ClusterAuthFailed"
 	// ReasonReachable: the cluster answered its heartbeat.
 	ReasonReachable = "Reachable"
 	// ReasonPullMode: the cluster syncs itself through an agent.

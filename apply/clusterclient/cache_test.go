@@ -58,6 +58,7 @@ func TestCacheReusesClientUntilKubeconfigChanges(t *testing.T) {
 }
 
 func TestCacheIsSafeForConcurrentUse(t *testing.T) {
+	requireMember(t)
 	cache := NewCache(Options{})
 	const workers = 16
 	clients := make([]*Client, workers)

@@ -90,6 +90,7 @@ func TestProbeReportsVersionNodesAndAllocatable(t *testing.T) {
 }
 
 func TestProbeOfAnUnreachableClusterFailsWithinTheTimeout(t *testing.T) {
+	requireMember(t)
 	// Nothing listens on a closed port; a hanging listener accepts and
 	// never answers.
 	closed, err := net.Listen("tcp", "127.0.0.1:0")

@@ -66,6 +66,7 @@ func cellOf(cs *flotillav1.ClusterSync, revision string) string {
 	case flotillav1.ReasonClusterUnreachable:
 		return cellOffline
 	case flotillav1.ReasonHealthCheckFailed, flotillav1.ReasonApplyFailed, flotillav1.ReasonKubeconfigInvalid,
+		flotillav1.ReasonClusterTLSFailed, flotillav1.ReasonClusterAuthFailed,
 		flotillav1.ReasonRenderFailed, flotillav1.ReasonPruneFailed:
 		return cellFailed
 	}

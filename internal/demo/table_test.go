@@ -45,6 +45,8 @@ func TestCellOf(t *testing.T) {
 		flotillav1.ReasonHealthCheckFailed:  cellFailed,
 		flotillav1.ReasonApplyFailed:        cellFailed,
 		flotillav1.ReasonKubeconfigInvalid:  cellFailed,
+		flotillav1.ReasonClusterTLSFailed:   cellFailed,
+		flotillav1.ReasonClusterAuthFailed:  cellFailed,
 		flotillav1.ReasonProgressing:        cellSyncing,
 	}
 	for reason, want := range tests {
