@@ -8,6 +8,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -18,8 +19,13 @@ import (
 
 // AppReconciler aggregates an app's ClusterSyncs into its status: clusters
 // selected, synced and healthy, and the failing clusters with their reasons.
+// For apps with spec.rollout it also drives the rollout (rollout_driver.go).
 type AppReconciler struct {
 	client.Client
+	// Recorder records rollout transitions as events on the App.
+	Recorder record.EventRecorder
+	// Clock tells rollouts the time.
+	Clock Clock
 	// Store holds the desired state the syncs are compared with.
 	Store *desiredStore
 	// Summaries limits how often one App is re-aggregated.
@@ -37,6 +43,9 @@ func (r *AppReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			}
 			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: cs.Namespace, Name: cs.Spec.App}}}
 		})).
+		// A site's hold or update windows change what its apps' rollouts
+		// may release there.
+		Watches(&flotillav1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfCluster)).
 		Named("app").
 		Complete(r)
 }
@@ -70,6 +79,13 @@ func (r *AppReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	if agg.Revision != "" {
 		app.Status.Revision = agg.Revision
 	}
+	wait, err := r.driveRollout(ctx, app, list.Items)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if wait > 0 {
+		result.RequeueAfter = wait
+	}
 	switch {
 	case len(agg.Failures) > 0:
 		conditions.MarkFalse(app, meta.ReadyCondition, agg.Failures[0].Reason, "%s", agg.readyMessage())
@@ -81,5 +97,21 @@ func (r *AppReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 		conditions.MarkTrue(app, meta.ReadyCondition, flotillav1.ReasonSynced, "%s", agg.readyMessage())
 		conditions.Delete(app, meta.ReconcilingCondition)
 	}
-	return ctrl.Result{}, nil
+	return result, nil
+}
+
+// rolloutsOfCluster returns the Apps with a rollout in the Cluster's
+// namespace.
+func (r *AppReconciler) rolloutsOfCluster(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &flotillav1.AppList{}
+	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.UnsafeDisableDeepCopy); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if list.Items[i].Spec.Rollout != nil {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return reqs
 }

@@ -155,11 +155,34 @@ func (r *ClusterReconciler) heartbeat(ctx context.Context, c *flotillav1.Cluster
 	c.Status.KubernetesVersion = info.KubernetesVersion
 	c.Status.Capacity = &flotillav1.ClusterCapacity{Nodes: info.Nodes, CPU: &info.CPU, Memory: &info.Memory, GPU: &info.GPU}
 	c.Status.GPU = info.GPU.String()
+	r.recordHold(c, info, now)
 	conditions.MarkTrue(c, flotillav1.ReachableCondition, flotillav1.ReasonReachable, "Kubernetes %s, %d node(s)", info.KubernetesVersion, info.Nodes)
 	conditions.Delete(c, meta.StalledCondition)
 	r.states.set(key, "reachable")
 	r.markReady(c)
 	return ctrl.Result{RequeueAfter: r.Options.HeartbeatInterval}, nil
+}
+
+// recordHold keeps status.hold in step with the site's hold ConfigMap,
+// with an event when a hold starts or ends.
+func (r *ClusterReconciler) recordHold(c *flotillav1.Cluster, info clusterclient.Info, now metav1.Time) {
+	switch {
+	case info.Held && c.Status.Hold == nil:
+		c.Status.Hold = &flotillav1.ClusterHold{Since: now, Reason: info.HoldReason}
+		r.Recorder.Event(c, corev1.EventTypeNormal, "HoldSet", "the site holds new revisions: "+holdReason(info.HoldReason))
+	case info.Held:
+		c.Status.Hold.Reason = info.HoldReason
+	case c.Status.Hold != nil:
+		c.Status.Hold = nil
+		r.Recorder.Event(c, corev1.EventTypeNormal, "HoldReleased", "the site accepts new revisions again")
+	}
+}
+
+func holdReason(s string) string {
+	if s == "" {
+		return "no reason given"
+	}
+	return s
 }
 
 // finalize lets a deleted Cluster go once no ClusterSync of it is left:

@@ -196,6 +196,9 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	repo := types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]}
 	desired := r.Store.of(cs)
+	if desired == nil && cs.Spec.Rollout != nil && r.Store.head(cs) != nil {
+		return r.waitForRollout(ctx, cs)
+	}
 	if desired == nil {
 		// This process has not rendered the repository yet (right after a
 		// start, or its render of this pair failed since): the status still
@@ -500,6 +503,7 @@ func (r *ClusterSyncReconciler) correctDrift(ctx context.Context, cs *flotillav1
 // healthy: Ready and Healthy at the current generation, nothing in progress.
 func markSynced(cs *flotillav1.ClusterSync, d *Desired) {
 	cs.Status.AppliedRevision = d.Revision
+	cs.Status.LastReadyRevision = d.Revision
 	cs.Status.WaitingFor = ""
 	cs.Status.LastError = ""
 	conditions.MarkTrue(cs, flotillav1.HealthyCondition, meta.SucceededReason, "all %d objects are ready", len(cs.Status.Inventory))

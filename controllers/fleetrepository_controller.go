@@ -66,6 +66,9 @@ func (r *FleetRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&flotillav1.FleetRepository{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicates.ReconcileRequestedPredicate{}),
 		)).
+		// A rollout that released a site to a revision not rendered here
+		// asks for it (see pins.go).
+		WatchesRawSource(r.Store.pinRequests.source()).
 		Named("fleetrepository").
 		Complete(r)
 }
@@ -126,6 +129,11 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 
 	stamp := fmt.Sprintf("%s/%d", snap.Revision, obj.Generation)
 	if r.loaded.is(req.NamespacedName, stamp) && conditions.IsReady(obj) {
+		// Nothing new to render; a rollout may still have released a
+		// site to a revision that is not rendered yet.
+		if err := r.updatePins(ctx, obj, nil); err != nil {
+			return ctrl.Result{}, err
+		}
 		return ctrl.Result{RequeueAfter: jittered(interval)}, nil
 	}
 
@@ -202,11 +210,43 @@ func (r *FleetRepositoryReconciler) fetch(ctx context.Context, obj *flotillav1.F
 // step. A configuration error leaves everything already running untouched.
 func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.FleetRepository, snap *source.Snapshot) (cleanupPending bool, err error) {
 	repoKey := client.ObjectKeyFromObject(obj)
+	out, err := r.runPipeline(ctx, obj, snap)
+	if err != nil {
+		return false, err
+	}
+	fl, placed := out.Fleet, out.Placement
+	rendersTotal.Add(float64(len(out.Renders)))
+	next, keep, renderErrs := desiredFrom(repoKey, out, snap.Ref)
+	replaced := r.Store.replaceRepo(repoKey, next, keep)
+
+	if err := r.mirror(ctx, obj, fl, placed, next, keep); err != nil && !errors.Is(err, errCleanupPending) {
+		return false, err
+	} else if err != nil {
+		cleanupPending = true
+	}
+	// Sites a rollout has not moved yet keep running (and being
+	// drift-corrected at) the revision they have.
+	if err := r.updatePins(ctx, obj, replaced); err != nil {
+		return false, err
+	}
+	obj.Status.Clusters = count32(len(fl.Clusters))
+	obj.Status.Apps = count32(len(fl.Apps))
+	obj.Status.Targets = count32(len(placed.Targets))
+	if len(renderErrs) > 0 {
+		return false, &configError{reason: flotillav1.ReasonRenderFailed, msg: summarize("render failed at "+snap.Ref, dedupe(renderErrs))}
+	}
+	return cleanupPending, nil
+}
+
+// runPipeline loads, places and renders a snapshot of the repository: the
+// same pipeline as the offline commands. Loading and placement errors are
+// configuration errors; render errors are in the output's renders.
+func (r *FleetRepositoryReconciler) runPipeline(ctx context.Context, obj *flotillav1.FleetRepository, snap *source.Snapshot) (*pipeline.Output, error) {
 	root := snap.Dir
 	if p := strings.Trim(obj.Spec.Path, "/"); p != "" && p != "." {
 		joined, err := securejoin.SecureJoin(snap.Dir, p)
 		if err != nil {
-			return false, &configError{reason: flotillav1.ReasonInvalidFleet, msg: fmt.Sprintf("spec.path %q: %v", obj.Spec.Path, err)}
+			return nil, &configError{reason: flotillav1.ReasonInvalidFleet, msg: fmt.Sprintf("spec.path %q: %v", obj.Spec.Path, err)}
 		}
 		root = joined
 	}
@@ -214,27 +254,31 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 	// off a cluster but leaves the ones it already runs in place.
 	running, err := r.running(ctx, obj)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	out, err := pipeline.Run(ctx, root, r.Renderer, pipeline.RenderOnlyIfValid(),
 		pipeline.WithLimits(r.Options.FleetLimits),
 		pipeline.WithPlacementOptions(placement.WithRunning(running)))
 	if err != nil {
 		if ctx.Err() != nil {
-			return false, err
+			return nil, err
 		}
-		return false, &configError{reason: flotillav1.ReasonInvalidFleet, msg: fmt.Sprintf("load the fleet repository at %s: %v", snap.Ref, err)}
+		return nil, &configError{reason: flotillav1.ReasonInvalidFleet, msg: fmt.Sprintf("load the fleet repository at %s: %v", snap.Ref, err)}
 	}
 	if len(out.Renders) == 0 && out.HasErrors() {
 		// Loading or placement failed: nothing was rendered, nothing changes.
-		return false, &configError{reason: flotillav1.ReasonInvalidFleet, msg: "invalid fleet repository at " + snap.Ref + ": " + diagnosticsSummary(out.Errors())}
+		return nil, &configError{reason: flotillav1.ReasonInvalidFleet, msg: "invalid fleet repository at " + snap.Ref + ": " + diagnosticsSummary(out.Errors())}
 	}
-	fl, placed, results := out.Fleet, out.Placement, out.Renders
-	rendersTotal.Add(float64(len(results)))
-	next := make(map[syncKey]*Desired, len(results))
-	keep := map[syncKey]bool{}
-	var renderErrs []string
-	for _, res := range results {
+	return out, nil
+}
+
+// desiredFrom turns a pipeline's renders into desired states of revision
+// rev; keep marks the pairs whose render failed (their previous desired
+// state stays), and renderErrs says why.
+func desiredFrom(repoKey types.NamespacedName, out *pipeline.Output, rev string) (next map[syncKey]*Desired, keep map[syncKey]bool, renderErrs []string) {
+	next = make(map[syncKey]*Desired, len(out.Renders))
+	keep = map[syncKey]bool{}
+	for _, res := range out.Renders {
 		key := syncKey{Repo: repoKey, App: res.Target.App, Cluster: res.Target.Cluster}
 		if res.Err == nil && len(res.Manifest.Objects) == 0 {
 			res.Err = fmt.Errorf("app %s renders no objects for cluster %s: refusing to sync an empty set (it would prune everything); add resources to %s", res.Target.App, res.Target.Cluster, res.Target.Base)
@@ -244,9 +288,9 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 			renderErrs = append(renderErrs, res.Err.Error())
 			continue
 		}
-		app := fl.App(res.Target.App)
+		app := out.Fleet.App(res.Target.App)
 		next[key] = &Desired{
-			Revision:      snap.Ref,
+			Revision:      rev,
 			Digest:        res.Manifest.Digest,
 			Namespace:     res.Target.Namespace,
 			Objects:       res.Manifest.Objects,
@@ -255,20 +299,7 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 			AdoptExisting: app.Spec.AdoptExisting,
 		}
 	}
-	r.Store.replaceRepo(repoKey, next, keep)
-
-	if err := r.mirror(ctx, obj, fl, placed, next, keep); err != nil && !errors.Is(err, errCleanupPending) {
-		return false, err
-	} else if err != nil {
-		cleanupPending = true
-	}
-	obj.Status.Clusters = count32(len(fl.Clusters))
-	obj.Status.Apps = count32(len(fl.Apps))
-	obj.Status.Targets = count32(len(placed.Targets))
-	if len(renderErrs) > 0 {
-		return false, &configError{reason: flotillav1.ReasonRenderFailed, msg: summarize("render failed at "+snap.Ref, dedupe(renderErrs))}
-	}
-	return cleanupPending, nil
+	return next, keep, renderErrs
 }
 
 // running returns, per app, the clusters it is synced to now.

@@ -129,7 +129,8 @@ func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1
 	}
 	errs = append(errs, inParallel(len(upserts), func(i int) error {
 		t := upserts[i]
-		return r.upsertSync(ctx, repo, t.App, t.Cluster, depsOn(t.App, t.Cluster), currentSyncs[syncName(t.App, t.Cluster)])
+		a := fl.App(t.App)
+		return r.upsertSync(ctx, repo, t.App, t.Cluster, depsOn(t.App, t.Cluster), a != nil && a.Spec.Rollout != nil, currentSyncs[syncName(t.App, t.Cluster)])
 	}))
 	for i := range existingSyncs.Items {
 		cs := &existingSyncs.Items[i]
@@ -259,7 +260,11 @@ func (r *FleetRepositoryReconciler) upsertApp(ctx context.Context, repo *flotill
 // have is the cached object (nil if none). Its spec changes only when the
 // pair's dependencies do: a new revision reaches the sync through the
 // desired-state store, not through a write.
-func (r *FleetRepositoryReconciler) upsertSync(ctx context.Context, repo *flotillav1.FleetRepository, app, cluster string, dependsOn []string, have *flotillav1.ClusterSync) error {
+//
+// For an app with a rollout, spec.rollout belongs to the rollout driver: a
+// new sync starts with nothing released, and a sync the app had before it
+// gained a rollout is held at the revision it runs.
+func (r *FleetRepositoryReconciler) upsertSync(ctx context.Context, repo *flotillav1.FleetRepository, app, cluster string, dependsOn []string, hasRollout bool, have *flotillav1.ClusterSync) error {
 	mutate := func(obj *flotillav1.ClusterSync) error {
 		if err := claim(obj, repo); err != nil {
 			return err
@@ -269,7 +274,13 @@ func (r *FleetRepositoryReconciler) upsertSync(ctx context.Context, repo *flotil
 		labels[flotillav1.LabelCluster] = cluster
 		obj.Labels = labels
 		controllerutil.AddFinalizer(obj, syncFinalizer)
-		spec := flotillav1.ClusterSyncSpec{App: app, Cluster: cluster, DependsOn: slices.Clone(dependsOn)}
+		spec := flotillav1.ClusterSyncSpec{App: app, Cluster: cluster, DependsOn: slices.Clone(dependsOn), Rollout: obj.Spec.Rollout}
+		switch {
+		case !hasRollout:
+			spec.Rollout = nil
+		case spec.Rollout == nil:
+			spec.Rollout = &flotillav1.SyncRollout{Revision: obj.Status.AppliedRevision}
+		}
 		if !equality.Semantic.DeepEqual(obj.Spec, spec) {
 			obj.Spec = spec
 		}

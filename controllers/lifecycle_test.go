@@ -340,4 +340,3 @@ func deadKubeconfig(t *testing.T, kubeconfig []byte) []byte {
 	}
 	return out
 }
-

@@ -37,6 +37,9 @@ type Options struct {
 	StatusTick time.Duration
 	// AllowKubeconfigExec lets kubeconfigs use exec credential plugins.
 	AllowKubeconfigExec bool
+	// Clock tells the time to rollouts (pauses, update windows); nil is
+	// the real clock. Tests set it to move time without sleeping.
+	Clock Clock
 	// FleetLimits cap the clusters, apps and targets of each fleet
 	// repository; zero fields take fleet's defaults.
 	FleetLimits fleet.Limits
@@ -62,6 +65,9 @@ func (o Options) withDefaults() Options {
 	def(&o.HealthPollInterval, 2*time.Second)
 	def(&o.SummaryInterval, time.Second)
 	o.FleetLimits = o.FleetLimits.WithDefaults()
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
 	if o.SyncWorkers <= 0 {
 		o.SyncWorkers = 16
 	}
@@ -70,3 +76,15 @@ func (o Options) withDefaults() Options {
 	}
 	return o
 }
+
+// Clock tells the time.
+type Clock interface {
+	// Now returns the current time.
+	Now() time.Time
+}
+
+// realClock is the wall clock.
+type realClock struct{}
+
+// Now returns time.Now().
+func (realClock) Now() time.Time { return time.Now() }

@@ -4,8 +4,11 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 )
 
 // ResourceGPU is the extended resource name of NVIDIA GPUs.
@@ -28,6 +31,11 @@ type Info struct {
 	Memory resource.Quantity
 	// GPU is the sum of allocatable nvidia.com/gpu over all nodes.
 	GPU resource.Quantity
+	// Held says the site holds new revisions: the ConfigMap
+	// flotilla-system/flotilla-hold exists.
+	Held bool
+	// HoldReason is that ConfigMap's data.reason.
+	HoldReason string
 }
 
 // Probe asks the cluster for its version and sums the allocatable CPU,
@@ -57,8 +65,29 @@ func Probe(ctx context.Context, c *Client) (Info, error) {
 		}
 		cont = nodes.Continue
 		if cont == "" {
-			return info, nil
+			break
 		}
+	}
+	if err := readHold(ctx, c, &info); err != nil {
+		return Info{}, err
+	}
+	return info, nil
+}
+
+// readHold looks for the site's hold ConfigMap. A cluster where Flotilla
+// may not read it (no RBAC) has no hold.
+func readHold(ctx context.Context, c *Client, info *Info) error {
+	cm := &corev1.ConfigMap{}
+	err := c.Client().Get(ctx, client.ObjectKey{Namespace: flotillav1.HoldNamespace, Name: flotillav1.HoldConfigMap}, cm)
+	switch {
+	case err == nil:
+		info.Held = true
+		info.HoldReason = cm.Data["reason"]
+		return nil
+	case apierrors.IsNotFound(err), apierrors.IsForbidden(err):
+		return nil
+	default:
+		return &ClusterError{Cluster: c.Name(), Op: "read the hold ConfigMap " + flotillav1.HoldNamespace + "/" + flotillav1.HoldConfigMap, Err: err}
 	}
 }
 
