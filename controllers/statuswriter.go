@@ -139,7 +139,12 @@ func (s *StatusWriter) WriteOnce(ctx context.Context, repo *flotillav1.FleetRepo
 	if err := s.Client.List(ctx, syncs, client.InNamespace(repo.Namespace), sel); err != nil {
 		return fmt.Errorf("list ClusterSyncs of %s: %w", key, err)
 	}
+	apps := &flotillav1.AppList{}
+	if err := s.Client.List(ctx, apps, client.InNamespace(repo.Namespace), sel); err != nil {
+		return fmt.Errorf("list Apps of %s: %w", key, err)
+	}
 	rep := report.Build(repo, clusters.Items, syncs.Items)
+	report.AddRollouts(&rep, apps.Items)
 	files, err := report.Files(rep)
 	if err != nil {
 		return err

@@ -91,7 +91,7 @@ type Output struct {
 
 // Step advances a rollout by one decision. It is pure and deterministic.
 func Step(in Input) Output {
-	s := &stepper{in: in, out: Output{Release: map[string]string{}}, sites: map[string]*Site{}}
+	s := &stepper{in: in, out: Output{Release: map[string]string{}}, sites: map[string]*Site{}, changed: map[string]bool{}}
 	for i := range in.Sites {
 		s.sites[in.Sites[i].Name] = &in.Sites[i]
 	}
@@ -104,6 +104,9 @@ type stepper struct {
 	in    Input
 	out   Output
 	sites map[string]*Site
+	// changed marks the stages where the revision changes what a site
+	// runs (carried over from the persisted status).
+	changed map[string]bool
 }
 
 func (s *stepper) event(warning bool, reason, format string, args ...any) {
@@ -157,6 +160,9 @@ func (s *stepper) run() {
 	}
 	s.out.Status = st
 	p := &s.out.Status
+	for _, ss := range p.Stages {
+		s.changed[ss.Name] = ss.Changed
+	}
 
 	switch {
 	case in.Commands.Abort && p.Phase != flotillav1.RolloutComplete && p.Phase != flotillav1.RolloutAborted:
@@ -255,7 +261,10 @@ func (s *stepper) advance() {
 			t := metav1.NewTime(s.in.Now)
 			p.StageReadyTime = &t
 		}
-		if stage.Pause > 0 {
+		// A stage the revision changes nothing in has nothing to bake or
+		// approve.
+		gated := s.changed[stage.Name]
+		if gated && stage.Pause > 0 {
 			if left := p.StageReadyTime.Add(stage.Pause).Sub(s.in.Now); left > 0 {
 				if p.Phase != flotillav1.RolloutPaused {
 					s.event(false, "StagePaused", "stage %q is Ready; pausing %s before the next stage", stage.Name, stage.Pause)
@@ -265,7 +274,7 @@ func (s *stepper) advance() {
 				return
 			}
 		}
-		if stage.Approval && int(p.ApprovedStages) <= cur {
+		if gated && stage.Approval && int(p.ApprovedStages) <= cur {
 			if p.Phase != flotillav1.RolloutWaitingForApproval {
 				s.event(false, "WaitingForApproval", "stage %q is Ready; waiting for approval (flotilla rollout approve)", stage.Name)
 			}
@@ -303,6 +312,7 @@ func (s *stepper) fill(j int) {
 		case site.Deferred != "":
 		case busy < stage.MaxUnavailable:
 			s.release(site, s.in.Revision)
+			s.changed[stage.Name] = true
 			busy++
 		}
 	}
@@ -331,7 +341,7 @@ func (s *stepper) summarise() {
 	p.Updated = 0
 	p.Stages = p.Stages[:0]
 	for _, stage := range s.in.Stages {
-		ss := flotillav1.RolloutStageStatus{Name: stage.Name, Sites: int32(len(stage.Sites))}
+		ss := flotillav1.RolloutStageStatus{Name: stage.Name, Sites: int32(len(stage.Sites)), Changed: s.changed[stage.Name]}
 		for _, name := range stage.Sites {
 			site := s.sites[name]
 			if site == nil {

@@ -288,3 +288,30 @@ func hasEvent(evs []Event, reason string) bool {
 	}
 	return false
 }
+
+func TestGatesApplyOnlyWhereTheRevisionChangesSomething(t *testing.T) {
+	stages := fourStages()
+	stages[0].Approval = true
+	stages[1].Pause = time.Hour
+	w := newWorld(stages, "v1")
+	// The commit changes only austin (in "rest"): the canary and europe
+	// render the same, so their gates have nothing to guard.
+	for n, s := range w.sites {
+		if n != "austin" {
+			s.UpToDate = true
+		}
+	}
+	w.run("v2", 20, flotillav1.RolloutComplete)
+	if w.status.Phase != flotillav1.RolloutComplete {
+		t.Fatalf("phase %s (%s); gates of unchanged stages must not hold the rollout", w.status.Phase, w.status.Message)
+	}
+	if s := w.sites["austin"]; s.Applied != "v2" || !s.Ready {
+		t.Fatalf("austin: %+v", *s)
+	}
+	// The same gates hold when the stage does change.
+	w2 := newWorld(stages, "v1")
+	w2.run("v2", 20, flotillav1.RolloutWaitingForApproval)
+	if w2.status.Phase != flotillav1.RolloutWaitingForApproval || !w2.status.Stages[0].Changed {
+		t.Fatalf("a changed canary must wait for approval: phase %s", w2.status.Phase)
+	}
+}

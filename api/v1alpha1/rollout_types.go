@@ -160,8 +160,10 @@ type RolloutStatus struct {
 	// annotations last acted on: a command is a new value.
 	// +optional
 	LastHandledApprove string `json:"lastHandledApprove,omitempty"`
+	// LastHandledResume is the flotilla.dev/rollout-resume value last acted on.
 	// +optional
 	LastHandledResume string `json:"lastHandledResume,omitempty"`
+	// LastHandledAbort is the flotilla.dev/rollout-abort value last acted on.
 	// +optional
 	LastHandledAbort string `json:"lastHandledAbort,omitempty"`
 }
@@ -180,6 +182,10 @@ type RolloutStageStatus struct {
 	// Failed lists sites that failed at the rollout's revision.
 	// +optional
 	Failed []string `json:"failed,omitempty"`
+	// Changed says the revision changed what some site of the stage runs:
+	// only then do the stage's pause and approval apply.
+	// +optional
+	Changed bool `json:"changed,omitempty"`
 }
 
 // SyncRollout is what an app's rollout released to one site.

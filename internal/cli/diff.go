@@ -156,6 +156,9 @@ func diffRevisions(ctx context.Context, errOut io.Writer, repoDir, baseRev, head
 			headRev, count(len(errs), "error", "errors")))
 	}
 	report := fleetdiff.Compare(baseState, fleetdiff.FromOutput(head), fleetdiff.Options{})
+	if err := report.AddRolloutPlans(head.RolloutStages); err != nil {
+		return nil, fail(fmt.Errorf("diff: head revision %s: %w", headRev, err))
+	}
 	report.Base = fleetdiff.Revision{Ref: baseRev, Commit: baseSnap.Revision}
 	report.Head = fleetdiff.Revision{Ref: headRev, Commit: headSnap.Revision}
 	return report, nil

@@ -12,6 +12,7 @@ import (
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/internal/pipeline"
 	"github.com/flotilla-gitops/flotilla/placement"
+	"github.com/flotilla-gitops/flotilla/rollout"
 )
 
 func init() { extraCommands = append(extraCommands, newExplainCommand) }
@@ -89,6 +90,13 @@ func explainCluster(w io.Writer, c *flotillav1.Cluster) {
 		taints = append(taints, c.Spec.Taints[i].ToString())
 	}
 	fmt.Fprintf(w, "  taints: %s\n", orNone(strings.Join(taints, ", ")))
+	if ws, err := rollout.ParseWindows(c.Spec.UpdateWindows); err == nil && len(ws) > 0 {
+		var names []string
+		for _, win := range ws {
+			names = append(names, win.String())
+		}
+		fmt.Fprintf(w, "  update windows (rollouts start here only then): %s\n", strings.Join(names, "; "))
+	}
 }
 
 // explainApp prints the decision about one app on one cluster.
@@ -108,6 +116,7 @@ func explainApp(w io.Writer, out *pipeline.Output, app, cluster string) {
 	if a := out.Fleet.App(app); a != nil && len(a.Spec.DependsOn) > 0 {
 		fmt.Fprintf(w, "  depends on: %s\n", strings.Join(a.Spec.DependsOn, ", "))
 	}
+	explainRollout(w, out, app, cluster)
 	applied := map[string]bool{}
 	for _, o := range t.Overlays {
 		applied[o.Reason] = true
@@ -136,6 +145,42 @@ func explainApp(w io.Writer, out *pipeline.Output, app, cluster string) {
 	fmt.Fprintln(w, "  replicas:")
 	for _, r := range t.Replicas {
 		fmt.Fprintf(w, "    %s %s: %d\n", r.Kind, r.Name, r.Count)
+	}
+}
+
+// explainRollout prints which rollout stage the cluster is in, and why.
+func explainRollout(w io.Writer, out *pipeline.Output, app, cluster string) {
+	stages, err := out.RolloutStages(app)
+	if err != nil {
+		fmt.Fprintf(w, "  rollout: %v\n", err)
+		return
+	}
+	if stages == nil {
+		fmt.Fprintln(w, "  rollout: none (a new revision reaches every cluster at once)")
+		return
+	}
+	spec := out.Fleet.App(app).Spec.Rollout
+	for i, st := range stages {
+		if !slices.Contains(st.Sites, cluster) {
+			continue
+		}
+		var why string
+		switch {
+		case st.Name == rollout.CanaryStage && slices.Contains(spec.Canary, cluster):
+			why = "named in spec.rollout.canary"
+		case st.Name == rollout.RestStage:
+			why = "no declared stage selects it"
+		default:
+			why = "the first stage that selects it"
+		}
+		gates := fmt.Sprintf("%d site(s), at most %d updating at once", len(st.Sites), st.MaxUnavailable)
+		if st.Pause > 0 {
+			gates += fmt.Sprintf(", then a %s pause", st.Pause)
+		}
+		if st.Approval {
+			gates += ", then approval"
+		}
+		fmt.Fprintf(w, "  rollout: stage %d of %d, %q (%s; %s)\n", i+1, len(stages), st.Name, why, gates)
 	}
 }
 

@@ -123,7 +123,13 @@ func statusFromHub(ctx context.Context, kubeconfig, namespace, repository string
 		if err := cl.List(ctx, syncs, client.InNamespace(repo.Namespace), sel); err != nil {
 			return nil, fmt.Errorf("list ClusterSyncs: %w", err)
 		}
-		reports = append(reports, report.Build(repo, clusters.Items, syncs.Items))
+		apps := &flotillav1.AppList{}
+		if err := cl.List(ctx, apps, client.InNamespace(repo.Namespace), sel); err != nil {
+			return nil, fmt.Errorf("list Apps: %w", err)
+		}
+		rep := report.Build(repo, clusters.Items, syncs.Items)
+		report.AddRollouts(&rep, apps.Items)
+		reports = append(reports, rep)
 	}
 	if len(reports) == 0 {
 		return nil, fmt.Errorf("no FleetRepository found on the hub (namespace %q, repository %q)", namespace, repository)

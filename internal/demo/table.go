@@ -29,6 +29,7 @@ const (
 // then the capacity each cluster's heartbeat reports.
 func PrintTable(w io.Writer, s *FleetState) error {
 	rep := report.Build(s.Repository, s.Clusters, s.Syncs)
+	report.AddRollouts(&rep, s.Apps)
 	if err := report.WriteTable(w, rep, time.Now()); err != nil {
 		return err
 	}

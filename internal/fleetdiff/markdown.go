@@ -53,6 +53,9 @@ func WriteMarkdown(w io.Writer, r *Report, opts MarkdownOptions) error {
 		fmt.Fprintf(&buf, "- **%s**: %s\n", html.EscapeString(c.Cluster), html.EscapeString(c.Summary()))
 	}
 	buf.WriteString("\n")
+	for _, p := range r.Rollouts {
+		fmt.Fprintf(&buf, "**Rollout:** %s\n\n", html.EscapeString(p.String()))
+	}
 
 	const omittedNote = "_%d more sites not shown to keep this comment short; run `flotilla diff` locally to see them._\n"
 	reserve := len(omittedNote) + 20

@@ -28,6 +28,9 @@ type Report struct {
 	// BaseErrors are the errors of the fleet at the base revision. Targets
 	// that did not render there are compared as if they had no objects.
 	BaseErrors []string `json:"baseErrors,omitempty"`
+	// Rollouts say how the change reaches the sites of the changed apps
+	// that have a staged rollout (see AddRolloutPlans).
+	Rollouts []RolloutPlan `json:"rollouts,omitempty"`
 }
 
 // Revision names one side of the comparison.

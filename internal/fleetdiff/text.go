@@ -22,6 +22,9 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 	}
 	fmt.Fprintln(bw, r.Summary())
+	for _, p := range r.Rollouts {
+		fmt.Fprintln(bw, p.String())
+	}
 	for i := range r.Changed {
 		c := &r.Changed[i]
 		fmt.Fprintf(bw, "\n=== %s", c.Cluster)

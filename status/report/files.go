@@ -78,6 +78,7 @@ func Markdown(r Report) []byte {
 			fmt.Fprintf(&b, "- **%s**: %s\n", c.Cluster, seen)
 		}
 	}
+	rolloutsMarkdown(&b, r)
 	var failing []string
 	for _, c := range r.Clusters {
 		for _, a := range c.Apps {

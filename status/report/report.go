@@ -65,6 +65,9 @@ type Report struct {
 	Revision string `json:"revision,omitempty"`
 	// Clusters are sorted by name.
 	Clusters []ClusterStatus `json:"clusters"`
+	// Rollouts are the staged rollouts of the apps that have one (see
+	// AddRollouts); only STATUS.md and the table show them.
+	Rollouts []Rollout `json:"rollouts,omitempty"`
 }
 
 // Build computes the report of a repository from the hub objects.

@@ -34,6 +34,9 @@ func WriteTable(w io.Writer, r Report, now time.Time) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("print status table: %w", err)
 	}
+	for _, ro := range r.Rollouts {
+		fmt.Fprintf(w, "rollout %s: %s %s, stage %s, %s sites updated: %s\n", ro.App, ShortRevision(ro.Revision), ro.Phase, orDash(ro.Stage), ro.Progress, oneLine(ro.Message))
+	}
 	for _, c := range r.Clusters {
 		if c.Stale {
 			fmt.Fprintf(w, "! %s is stale: not reachable %s\n", c.Cluster, since(c.LastSeen, now))
