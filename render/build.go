@@ -272,6 +272,9 @@ func (r *Renderer) seedEdges(fs *confinedFS, key buildKey) {
 // explained from the references the build recorded; anything else keeps
 // kustomize's message, with the root removed from paths.
 func explainBuildError(err error, rec *recorder, root string) error {
+	if r := remoteFetchReason(err, root); r != nil {
+		return r
+	}
 	if strings.Contains(err.Error(), "cycle detected") {
 		rec.mu.Lock()
 		chain := findCycle(rec.edges, virtualDirName)

@@ -38,8 +38,9 @@
 // lock; concurrent renders of the same build share one kustomize run.
 //
 // Builds are confined: no path may leave the repository root (by "..",
-// absolute path or symbolic link), remote bases and remote files are refused
-// unless Options.AllowRemoteBases is set, exec, Go and KRM-function plugins
+// absolute path or symbolic link), remote bases are refused unless
+// Options.AllowRemoteBases is set, a URL is never fetched (whichever field,
+// of a kustomization or of a builtin plugin configuration, names it), exec, Go and KRM-function plugins
 // and Helm chart inflation are refused, every file read is capped at
 // Options.MaxFileSize and the output at Options.MaxOutputSize, and a
 // kustomization cycle is an error.

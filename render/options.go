@@ -32,9 +32,11 @@ type Options struct {
 	// Parallelism is the number of targets RenderAll renders at once.
 	// Default runtime.GOMAXPROCS(0).
 	Parallelism int
-	// AllowRemoteBases lets kustomizations refer to remote git bases and
-	// http(s) files. They are cloned or fetched on every build (never
-	// cached). Default false: they are refused.
+	// AllowRemoteBases lets kustomizations refer to remote git bases. They
+	// are cloned on every build (never cached). Default false: they are
+	// refused. http(s) files are refused either way: kustomize would fetch
+	// them with no timeout and no size cap, so no build reaches the
+	// network that way (see noKustomizeFetch).
 	AllowRemoteBases bool
 }
 

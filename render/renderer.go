@@ -29,6 +29,7 @@ type Renderer struct {
 // it is called in the process.
 func New(opts Options) *Renderer {
 	initSchema()
+	guardNetwork()
 	opts = opts.withDefaults()
 	return &Renderer{opts: opts, cache: newCache(opts.MaxCacheBytes)}
 }
