@@ -38,7 +38,8 @@
 // lock; concurrent renders of the same build share one kustomize run.
 //
 // Builds are confined: no path may leave the repository root (by "..",
-// absolute path or symbolic link), remote bases are refused unless
+// absolute path or symbolic link), .git and files the repository's ignore
+// rules match are unreadable, remote bases are refused unless
 // Options.AllowRemoteBases is set, a URL is never fetched (whichever field,
 // of a kustomization or of a builtin plugin configuration, names it), exec, Go and KRM-function plugins
 // and Helm chart inflation are refused, every file read is capped at
