@@ -74,7 +74,9 @@ type recorder struct {
 	// clone): such a build is never reused.
 	uncacheable bool
 	reads       int
-	edges       map[string][]graphEdge // keyed by the referring folder
+	// bytesRead is the total of every read of the build.
+	bytesRead int64
+	edges     map[string][]graphEdge // keyed by the referring folder
 }
 
 func newRecorder() *recorder {
@@ -320,12 +322,45 @@ func (f *confinedFS) ReadFile(p string) ([]byte, error) {
 		return nil, err
 	}
 	f.record(opRead, rel, hashBytes(data), outside)
+	if err := f.checkLimits(cp, rel, outside, data); err != nil {
+		return nil, err
+	}
 	if f.rec != nil && isKustomizationFile(cp) {
 		if v := f.scanKustomization(cp, rel, outside, data); v != nil {
 			return nil, f.rec.violate(v)
 		}
 	}
 	return data, nil
+}
+
+// checkLimits counts a read against the build's limits: the total bytes
+// read, the nesting depth of a kustomization file and the expansion of
+// YAML aliases.
+func (f *confinedFS) checkLimits(cp, rel string, outside bool, data []byte) error {
+	if f.rec == nil {
+		return nil
+	}
+	name := rel
+	if outside {
+		name = cp
+	}
+	f.rec.mu.Lock()
+	f.rec.bytesRead += int64(len(data))
+	total := f.rec.bytesRead
+	f.rec.mu.Unlock()
+	if total > f.opts.MaxTotalRead {
+		return f.rec.violate(totalReadReason(name, f.opts.MaxTotalRead))
+	}
+	if isKustomizationFile(cp) {
+		if d := nestingDepth(); d > f.opts.MaxNestingDepth {
+			f.rec.violate(nestingReason(name, d, f.opts.MaxNestingDepth))
+			return errNestedTooDeep
+		}
+	}
+	if v := checkAliases(name, data); v != nil {
+		return f.rec.violate(v)
+	}
+	return nil
 }
 
 // readConfined reads a confined, regular file of at most MaxFileSize

@@ -11,6 +11,11 @@ const (
 	// DefaultMaxFileReads caps the files one build reads, so that a
 	// kustomization graph with many diamonds cannot run for ever.
 	DefaultMaxFileReads = 10000
+	// DefaultMaxTotalRead caps the bytes one build reads in all, each
+	// file counted every time it is read.
+	DefaultMaxTotalRead int64 = 64 << 20 // 64 MiB
+	// DefaultMaxNestingDepth caps how deeply bases and components nest.
+	DefaultMaxNestingDepth = 12
 	// DefaultMaxCacheBytes caps the memory the build cache holds.
 	DefaultMaxCacheBytes int64 = 256 << 20 // 256 MiB
 )
@@ -26,6 +31,16 @@ type Options struct {
 	// MaxFileReads is the most files one kustomize build may read.
 	// Default DefaultMaxFileReads.
 	MaxFileReads int
+	// MaxTotalRead is the most bytes one build may read in all, each file
+	// counted every time it is read (a file listed many times costs many
+	// times). Default DefaultMaxTotalRead.
+	MaxTotalRead int64
+	// MaxNestingDepth is how deeply kustomizations may include each other
+	// (a target's base and overlays are level 1, what they include level
+	// 2, ...). kustomize quotes the error of a nested component at every
+	// level, doubling its size per level, so the depth bounds the error's
+	// size too. Default DefaultMaxNestingDepth.
+	MaxNestingDepth int
 	// MaxCacheBytes bounds the memory held by cached builds; the least
 	// recently used builds are dropped first. Default DefaultMaxCacheBytes.
 	MaxCacheBytes int64
@@ -50,6 +65,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxFileReads <= 0 {
 		o.MaxFileReads = DefaultMaxFileReads
+	}
+	if o.MaxTotalRead <= 0 {
+		o.MaxTotalRead = DefaultMaxTotalRead
+	}
+	if o.MaxNestingDepth <= 0 {
+		o.MaxNestingDepth = DefaultMaxNestingDepth
 	}
 	if o.MaxCacheBytes <= 0 {
 		o.MaxCacheBytes = DefaultMaxCacheBytes
