@@ -1,6 +1,10 @@
 package controllers
 
-import "time"
+import (
+	"time"
+
+	"github.com/flotilla-gitops/flotilla/render"
+)
 
 // Options tune the controllers; zero values take the defaults below.
 type Options struct {
@@ -33,6 +37,12 @@ type Options struct {
 	StatusTick time.Duration
 	// AllowKubeconfigExec lets kubeconfigs use exec credential plugins.
 	AllowKubeconfigExec bool
+	// Render are the limits of every render (zero fields take render's
+	// defaults). The hub always sets Render.Isolate: each kustomize build
+	// runs in a worker process, so a repository that runs a build out of
+	// time or memory fails its own sync and never takes the controller,
+	// which serves every fleet, down.
+	Render render.Options
 }
 
 // DefaultOptions returns the options every zero field defaults to; the

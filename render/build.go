@@ -74,6 +74,8 @@ type builtObject struct {
 	tmpl *template
 	// plan is the fast path of tmpl, when the object has one.
 	plan *fastPlan
+	// text is the kyaml text tmpl was parsed from.
+	text string
 }
 
 // synthetic returns the in-memory Kustomization of a build key, with paths
@@ -192,6 +194,10 @@ func (r *Renderer) build(ctx context.Context, root string, key buildKey) (*build
 			out.variables = appendUnique(out.variables, bo.tmpl.names...)
 		}
 		out.objects = append(out.objects, bo)
+		if len(out.objects) > r.opts.MaxObjects {
+			out.err = objectsReason(r.opts.MaxObjects)
+			return out, nil
+		}
 	}
 	out.size = size
 	// An output that names the root (origin annotations, for example)
@@ -232,6 +238,7 @@ func newBuiltObject(res *resource.Resource) (builtObject, error) {
 	if err != nil {
 		return builtObject{}, fmt.Errorf("encoding %s: %w", res.CurId(), err)
 	}
+	bo.text = src
 	bo.tmpl = parseTemplate([]byte(src))
 	if bo.tmpl.err == nil {
 		bo.plan = planFast(res.YNode(), obj.Object)

@@ -254,7 +254,11 @@ func (s *session) lookup(ctx context.Context, root string, key buildKey) (*entry
 func (s *session) buildEntry(ctx context.Context, root string, key buildKey) (*entry, error) {
 	r := s.r
 	start := time.Now()
-	out, err := r.build(ctx, root, key)
+	build := r.build
+	if r.opts.Isolate {
+		build = r.buildIsolated
+	}
+	out, err := build(ctx, root, key)
 	if err != nil {
 		return nil, err
 	}

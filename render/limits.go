@@ -52,6 +52,12 @@ func totalReadReason(file string, limit int64) *reason {
 		"the build has read more than %d bytes in all (Options.MaxTotalRead; each file counts every time it is read) when reading this file: list each large file once, or split the app", limit)
 }
 
+// objectsReason explains a build with more objects than the limit.
+func objectsReason(limit int) *reason {
+	return newReason(ErrLimitExceeded, "",
+		"the build made more than %d objects (Options.MaxObjects): split the app", limit)
+}
+
 // maxAliasNodes caps the YAML values one file may expand to through
 // aliases. A file also may not expand to more than twice its size plus
 // aliasSlack values: every value takes at least two bytes, so a file

@@ -23,6 +23,8 @@ type Renderer struct {
 	opts     Options
 	cache    *cache
 	counters counters
+	// workers are the idle render worker processes (Options.Isolate).
+	workers workerPool
 }
 
 // New returns a Renderer. It initialises kustomize's schema the first time
