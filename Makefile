@@ -59,6 +59,7 @@ vet: ## go vet every package.
 .PHONY: test
 test: test-binaries vet ## Run vet and every test against real control planes.
 	go test -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) ./...
+	go test ./render -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 20s
 
 .PHONY: bench
 bench: test-binaries ## Run the benchmarks one package at a time (results go in docs/benchmarks.md).
