@@ -195,22 +195,28 @@ type workerPool struct {
 	idle []*worker
 }
 
-func (p *workerPool) get(command []string) (*worker, error) {
-	p.mu.Lock()
-	if n := len(p.idle); n > 0 {
-		w := p.idle[n-1]
+// get returns an idle worker (reused true) or, when there is none or
+// fresh is set, a new one.
+func (p *workerPool) get(command []string, fresh bool) (w *worker, reused bool, err error) {
+	for !fresh {
+		p.mu.Lock()
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			break
+		}
+		w = p.idle[n-1]
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
 		select {
 		case <-w.done:
-			// It died while idle: start another.
+			// It died while idle: try the next.
 		default:
-			return w, nil
+			return w, true, nil
 		}
-	} else {
-		p.mu.Unlock()
 	}
-	return startWorker(command)
+	w, err = startWorker(command)
+	return w, false, err
 }
 
 func (p *workerPool) put(w *worker, max int) {
@@ -280,15 +286,30 @@ func (r *Renderer) buildIsolated(ctx context.Context, root string, key buildKey)
 		r.counters.builds.Add(1)
 		r.counters.buildNanos.Add(int64(time.Since(start)))
 	}()
-	w, err := r.workers.get(r.opts.WorkerCommand)
-	if err != nil {
-		return nil, err
-	}
 	o := r.opts
 	req := workerRequest{Root: root, Base: key.base, Overlays: key.overlays, Namespace: key.namespace, Options: workerOptions{
 		MaxFileSize: o.MaxFileSize, MaxOutputSize: o.MaxOutputSize, MaxFileReads: o.MaxFileReads, MaxTotalRead: o.MaxTotalRead,
 		MaxNestingDepth: o.MaxNestingDepth, MaxObjects: o.MaxObjects, MaxWorkerMemory: o.MaxWorkerMemory,
 		AllowRemoteBases: o.AllowRemoteBases}}
+	for fresh := false; ; fresh = true {
+		w, reused, err := r.workers.get(o.WorkerCommand, fresh)
+		if err != nil {
+			return nil, err
+		}
+		out, died, err := r.runOn(ctx, w, req, describeKey(key))
+		if died && reused {
+			// A reused worker may have died while idle, or carry the
+			// memory of earlier builds: give the build a fresh one.
+			continue
+		}
+		return out, err
+	}
+}
+
+// runOn runs req on worker w. died reports that the worker ended without
+// answering (and was not killed for the deadline or the context).
+func (r *Renderer) runOn(ctx context.Context, w *worker, req workerRequest, what string) (out *buildOutcome, died bool, err error) {
+	o := r.opts
 	type result struct {
 		resp workerResponse
 		err  error
@@ -305,25 +326,25 @@ func (r *Renderer) buildIsolated(ctx context.Context, root string, key buildKey)
 	}()
 	timer := time.NewTimer(o.MaxBuildTime)
 	defer timer.Stop()
-	what := describeKey(key)
 	select {
 	case <-ctx.Done():
 		w.kill()
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	case <-timer.C:
 		w.kill()
 		return &buildOutcome{uncacheable: true, err: newReason(ErrLimitExceeded, "",
-			"building %s took longer than %s (Options.MaxBuildTime) and was stopped: too many objects, patches or replacements; split the app", what, o.MaxBuildTime)}, nil
+			"building %s took longer than %s (Options.MaxBuildTime) and was stopped: too many objects, patches or replacements; split the app", what, o.MaxBuildTime)}, false, nil
 	case res := <-ch:
 		if res.err != nil {
 			w.kill()
-			return &buildOutcome{uncacheable: true, err: workerDied(what, w, o.MaxWorkerMemory)}, nil
+			return &buildOutcome{uncacheable: true, err: workerDied(what, w, o.MaxWorkerMemory)}, true, nil
 		}
 		r.workers.put(w, o.Parallelism)
 		if res.resp.Transient != "" {
-			return nil, errors.New(res.resp.Transient)
+			return nil, false, errors.New(res.resp.Transient)
 		}
-		return outcomeFromWorker(&res.resp)
+		out, err := outcomeFromWorker(&res.resp)
+		return out, false, err
 	}
 }
 

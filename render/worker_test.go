@@ -93,6 +93,28 @@ func TestWorkerMemoryLimit(t *testing.T) {
 	wantContains(t, string(m.YAML), "name: cm")
 }
 
+// A worker that dies while idle (killed by the system, say) costs nothing:
+// the next build runs on a new one.
+func TestIdleWorkerDeathIsHarmless(t *testing.T) {
+	r := New(isolatedOptions())
+	root, _ := badRepo(t, map[string]string{"apps/a/base/kustomization.yaml": "resources:\n- cm.yaml\n", "apps/a/base/cm.yaml": cmYAML})
+	mustRender(t, r, root, target("apps/a/base"))
+	r.workers.mu.Lock()
+	idle := append([]*worker(nil), r.workers.idle...)
+	r.workers.mu.Unlock()
+	if len(idle) != 1 {
+		t.Fatalf("%d idle workers after one build, want 1", len(idle))
+	}
+	idle[0].kill()
+	// A changed file forces a new build, which needs a worker.
+	writeFiles(t, root, map[string]string{"apps/a/base/cm.yaml": strings.Replace(cmYAML, "a: b", "a: changed", 1)})
+	m := mustRender(t, r, root, target("apps/a/base"))
+	wantContains(t, string(m.YAML), "a: changed")
+	if st := r.Stats(); st.Builds != 2 {
+		t.Errorf("Builds = %d, want 2", st.Builds)
+	}
+}
+
 // isolatedOptions are Options whose builds run in workers: this test
 // binary, started with WorkerEnv set.
 func isolatedOptions() Options {
