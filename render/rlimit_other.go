@@ -2,6 +2,7 @@
 
 package render
 
-// setMemoryRlimit does nothing where RLIMIT_AS is not available: the
-// worker's heap is then bounded only softly, by debug.SetMemoryLimit.
+// setMemoryRlimit does nothing outside Linux, where RLIMIT_DATA does not
+// reliably cover the Go heap: the worker's heap is then bounded only
+// softly, by debug.SetMemoryLimit.
 func setMemoryRlimit(int64) {}
