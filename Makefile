@@ -21,6 +21,11 @@ LDFLAGS := -X github.com/flotilla-gitops/flotilla/internal/version.Version=$(VER
 TEST_TIMEOUT ?= 25m
 # Packages tested in parallel: each e2e package runs several apiservers.
 TEST_PARALLEL ?= 2
+# Packages run a second time with the race detector: the pure ones, the CLI,
+# and the apply engine and reconcilers (one apiserver each); about 4 minutes
+# on 2 cores. The e2e, demo and bench packages are left out for time.
+RACE_PKGS ?= ./fleet/ ./placement/ ./render/... ./source/... ./status/... ./internal/fleetdiff/ ./internal/pipeline/ \
+             ./internal/cli/ ./apply/... ./controllers/
 
 export KUBEBUILDER_ASSETS
 
@@ -57,8 +62,9 @@ vet: ## go vet every package.
 	go vet ./...
 
 .PHONY: test
-test: test-binaries vet ## Run vet and every test against real control planes.
+test: test-binaries vet ## Run vet, every test against real control planes, then the race detector on RACE_PKGS.
 	go test -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) ./...
+	go test -race -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 	go test ./render -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 20s
 
 .PHONY: bench

@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// prepare copies the request's objects, sets the owner labels on the copies
-// and fixes their namespace: cluster-scoped objects lose a namespace set by
+// prepare copies the request's objects, sets the owner labels on the copies,
+// drops the flotilla.dev/adopt annotation from them and fixes their namespace: cluster-scoped objects lose a namespace set by
 // mistake, namespaced objects without one get req.Namespace. The scope comes
 // from the cluster's REST mapper, or from a CRD in the same object set for
 // kinds the cluster does not know yet.
@@ -29,6 +29,7 @@ func prepare(cl ClusterClient, req *Request) ([]*unstructured.Unstructured, erro
 	for _, src := range req.Objects {
 		obj := src.DeepCopy()
 		setLabels(obj, labels)
+		removeAdoptAnnotation(obj)
 		namespaced, known, err := isNamespaced(cl.RESTMapper(), obj.GroupVersionKind(), crdScopes)
 		if err != nil {
 			return nil, &ObjectError{Object: utils.FmtUnstructured(obj), Cluster: cl.Name(), Op: "discover API resource", Err: err}

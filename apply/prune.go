@@ -19,6 +19,8 @@ import (
 type pruneResult struct {
 	// deleted were deleted now.
 	deleted []string
+	// released were adopted and are now given back, left in place.
+	released []string
 	// skipped exist but no longer carry our owner labels; left in place.
 	skipped []string
 	// remaining could not be deleted and stay in the inventory for a retry.
@@ -28,8 +30,10 @@ type pruneResult struct {
 // prune deletes the objects of req.PreviousInventory that are not in
 // current. An object is deleted only if it still exists and carries all of
 // this app's owner labels; the delete is conditional on the UID read, so an
-// object recreated by someone else in between is never deleted. The target
-// namespace is never deleted.
+// object recreated by someone else in between is never deleted. Objects the
+// app adopted (inventory entries marked Adopted) are released instead:
+// they lose Flotilla's labels and field ownership and stay in place. The
+// target namespace is never deleted.
 func prune(ctx context.Context, cl ClusterClient, req *Request, current []flotillav1.ObjectRef) (pruneResult, error) {
 	var res pruneResult
 	want := OwnerLabels(req.App, req.Repository)
@@ -77,6 +81,15 @@ func prune(ctx context.Context, cl ClusterClient, req *Request, current []flotil
 			res.deleted = append(res.deleted, subject)
 			continue
 		}
+		if refs[obj].Adopted {
+			if err := release(ctx, cl, existing, want); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, &ObjectError{Object: subject, Cluster: cl.Name(), Op: "release", Err: err})
+				res.remaining = append(res.remaining, refs[obj])
+				continue
+			}
+			res.released = append(res.released, subject)
+			continue
+		}
 		uid := existing.GetUID()
 		err = cl.Client().Delete(ctx, existing,
 			client.PropagationPolicy(metav1.DeletePropagationBackground),
@@ -93,6 +106,7 @@ func prune(ctx context.Context, cl ClusterClient, req *Request, current []flotil
 		}
 	}
 	sort.Strings(res.deleted)
+	sort.Strings(res.released)
 	sort.Strings(res.skipped)
 	return res, kerrors.NewAggregate(errs)
 }

@@ -67,6 +67,13 @@ type Request struct {
 	// Concurrency is how many objects are dry-run in parallel;
 	// DefaultConcurrency if zero.
 	Concurrency int
+	// AdoptExisting lets the app take over objects that exist on the
+	// cluster without any Flotilla owner labels (the app's
+	// spec.adoptExisting). Without it, only objects annotated
+	// flotilla.dev/adopt: "true" are adopted and the others are refused.
+	// Adopted objects are marked in the inventory and released, not
+	// deleted, by prune.
+	AdoptExisting bool
 	// LastApplied is Result.Applied of the last successful Sync of this
 	// app on this cluster made by this process, or nil. With it, objects
 	// unchanged since are not sent, and changed ones are applied without
@@ -152,6 +159,9 @@ type Result struct {
 	// PruneSkipped lists stale objects left in place because they no
 	// longer carry this app's owner labels.
 	PruneSkipped []string
+	// Released lists the stale adopted objects given back: left in place
+	// without Flotilla's labels and field ownership.
+	Released []string
 	// Health is the readiness of the applied objects; nil unless Request.Wait.
 	Health *Health
 	// Applied is set when every object was applied: pass it as the next
@@ -175,7 +185,7 @@ func (r *Result) Changed() bool {
 	if r == nil {
 		return false
 	}
-	if r.NamespaceCreated || len(r.Pruned) > 0 {
+	if r.NamespaceCreated || len(r.Pruned) > 0 || len(r.Released) > 0 {
 		return true
 	}
 	if r.ChangeSet != nil {

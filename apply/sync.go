@@ -21,6 +21,9 @@ import (
 //   - *ValidationError: the request is unusable (including ErrEmptyPrune);
 //     nothing was sent to the cluster.
 //   - *ObjectError: one object failed (message starts with Kind/namespace/name).
+//     Objects the app may not take over (ErrOwnedByAnotherApp,
+//     ErrNotCreatedByFlotilla) fail the sync before anything is applied;
+//     with several, the errors are joined.
 //   - *UnhealthyError: everything was applied, but not everything became
 //     ready within req.HealthTimeout; Result.Health says why.
 //   - other errors wrap the cluster's error and name the cluster.
@@ -51,6 +54,12 @@ func Sync(ctx context.Context, cl ClusterClient, req Request) (*Result, error) {
 	if err != nil {
 		return res, &ValidationError{Field: "Objects", Message: err.Error()}
 	}
+	// Before the first apply of an object (staged or direct), make sure
+	// the app may own it.
+	adopted, err := checkOwnership(applyCtx, cl, &req, req.Objects, objects, ids)
+	if err != nil {
+		return res, err
+	}
 	start := time.Now()
 	rm := newManager(cl, req.concurrency())
 	var cs *ssa.ChangeSet
@@ -63,7 +72,7 @@ func Sync(ctx context.Context, cl ClusterClient, req Request) (*Result, error) {
 	if cs != nil {
 		res.ChangeSet = cs
 	}
-	applied := inventoryFromChangeSet(cs)
+	applied := markAdopted(inventoryFromChangeSet(cs), adopted)
 	if err != nil {
 		forgetNamespace(cl.Name(), req.Namespace)
 		// Keep everything that may exist with our labels in the inventory.
@@ -76,13 +85,16 @@ func Sync(ctx context.Context, cl ClusterClient, req Request) (*Result, error) {
 
 	if req.Prune {
 		pr, err := prune(applyCtx, cl, &req, applied)
-		res.Pruned, res.PruneSkipped = pr.deleted, pr.skipped
+		res.Pruned, res.PruneSkipped, res.Released = pr.deleted, pr.skipped, pr.released
 		res.Inventory = mergeInventories(res.Inventory, pr.remaining)
 		if err != nil {
 			return res, err
 		}
 		if len(pr.deleted) > 0 {
 			log.Info("pruned", "objects", pr.deleted)
+		}
+		if len(pr.released) > 0 {
+			log.Info("released adopted objects", "objects", pr.released)
 		}
 	}
 
@@ -97,9 +109,10 @@ func Sync(ctx context.Context, cl ClusterClient, req Request) (*Result, error) {
 }
 
 // applyOptions are the ssa options for one request. Objects that were
-// first created with client-side `kubectl apply` are taken over: kubectl's
-// last-applied annotation is removed and its field ownership is moved to
-// Flotilla, so that fields removed from Git are removed from the cluster.
+// first created with client-side `kubectl apply` (and that the app may own,
+// see checkOwnership) are taken over: kubectl's last-applied annotation is
+// removed and its field ownership is moved to Flotilla, so that fields
+// removed from Git are removed from the cluster.
 func applyOptions(req *Request) ssa.ApplyOptions {
 	opts := ssa.DefaultApplyOptions()
 	opts.Force = req.Force

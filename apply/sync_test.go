@@ -331,6 +331,11 @@ metadata:
 	if first.Inventory[0].ID != "_"+ns+"__Namespace" {
 		t.Fatalf("inventory %v does not list the Namespace object", first.Inventory)
 	}
+	// Sync created the namespace unlabelled before the apply; the Namespace
+	// object takes it over as adopted, so even a later prune only releases it.
+	if !first.Inventory[0].Adopted {
+		t.Errorf("the target namespace, created before the apply, is not marked adopted: %+v", first.Inventory[0])
+	}
 	// ...then one that does not: the namespace is still the app's target.
 	req := baseRequest(ns, withNS[1:])
 	req.PreviousInventory = first.Inventory

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,6 +18,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -60,14 +62,13 @@ func (r *ClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	c := &flotillav1.Cluster{}
 	if err := r.Get(ctx, req.NamespacedName, c); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.states.set(memberKey(req.Namespace, req.Name), "")
-			r.Summaries.forget(req.NamespacedName)
+			r.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !c.DeletionTimestamp.IsZero() {
 		r.states.set(memberKey(c.Namespace, c.Name), "")
-		return ctrl.Result{}, nil
+		return r.finalize(ctx, c)
 	}
 	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithValues("cluster", c.Name))
 	before := c.DeepCopy()
@@ -144,6 +145,42 @@ func (r *ClusterReconciler) heartbeat(ctx context.Context, c *flotillav1.Cluster
 	r.states.set(key, "reachable")
 	r.markReady(c)
 	return ctrl.Result{RequeueAfter: r.Options.HeartbeatInterval}, nil
+}
+
+// finalize lets a deleted Cluster go once no ClusterSync of it is left:
+// until then their finalizers may still need its access settings to prune.
+// A ClusterSync's deletion wakes the Cluster (see SetupWithManager).
+func (r *ClusterReconciler) finalize(ctx context.Context, c *flotillav1.Cluster) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(c, clusterFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	list := &flotillav1.ClusterSyncList{}
+	if err := r.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingFields{indexSyncCluster: c.Name}, client.UnsafeDisableDeepCopy); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list ClusterSyncs of deleted cluster %s: %w", c.Name, err)
+	}
+	if n := len(list.Items); n > 0 {
+		ctrl.LoggerFrom(ctx).V(1).Info("deleted cluster waits for its ClusterSyncs", "cluster", c.Name, "syncs", n)
+		return ctrl.Result{}, nil
+	}
+	p := client.MergeFrom(c.DeepCopy())
+	controllerutil.RemoveFinalizer(c, clusterFinalizer)
+	if err := r.Patch(ctx, c, p); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	r.forget(client.ObjectKeyFromObject(c))
+	return ctrl.Result{}, nil
+}
+
+// forget drops what this process holds for a deleted cluster: its client
+// (and its connections), its reachability record, its state in the gauge,
+// its request counters and its summary timer.
+func (r *ClusterReconciler) forget(key client.ObjectKey) {
+	member := memberKey(key.Namespace, key.Name)
+	r.states.set(member, "")
+	r.Summaries.forget(key)
+	r.Reach.forget(member)
+	r.Clients.forget(member)
+	memberRequests.DeletePartialMatch(prometheus.Labels{"cluster": member})
 }
 
 // summariseApps counts the cluster's apps from its ClusterSyncs (hub only).

@@ -332,6 +332,7 @@ func (r *ClusterSyncReconciler) request(cs *flotillav1.ClusterSync, cl apply.Clu
 		LastApplied:       r.applied.get(cs.UID, cl),
 		Prune:             d.Prune,
 		HealthTimeout:     d.HealthTimeout,
+		AdoptExisting:     d.AdoptExisting,
 		ApplyTimeout:      r.Options.ClusterTimeout * 4,
 	}
 }
@@ -449,20 +450,32 @@ func markSynced(cs *flotillav1.ClusterSync, d *Desired) {
 }
 
 // finalize prunes what the sync applied (unless orphaned) and lets the
-// ClusterSync go.
+// ClusterSync go. When the cluster leaves the fleet (its Cluster or the
+// whole FleetRepository is being deleted), the cluster's pruneOnRemoval
+// decides whether its objects are pruned or left in place; the Cluster's
+// own finalizer keeps its access settings readable until then.
 func (r *ClusterSyncReconciler) finalize(ctx context.Context, cs *flotillav1.ClusterSync) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(cs, syncFinalizer) {
 		return ctrl.Result{}, nil
 	}
 	ctx = withPurpose(ctx, "prune")
+	log := ctrl.LoggerFrom(ctx)
 	if cs.Annotations[orphanAnnotation] != "true" && len(cs.Status.Inventory) > 0 {
 		cluster := &flotillav1.Cluster{}
 		err := r.Get(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: cs.Spec.Cluster}, cluster)
+		var removal bool
+		if err == nil {
+			removal, err = r.clusterLeaving(ctx, cs, cluster)
+		}
 		switch {
 		case apierrors.IsNotFound(err):
-			// The cluster mirror is gone without an orphan mark: nothing to reach.
+			// Only a Cluster mirrored before it carried its finalizer can be
+			// gone first: there is no access left to prune with.
+			log.Info("cluster mirror is gone: its objects are left in place", "objects", len(cs.Status.Inventory))
 		case err != nil:
 			return ctrl.Result{}, err
+		case removal && !cluster.Spec.PruneOnRemoval:
+			log.Info("cluster left the fleet without pruneOnRemoval: its objects are left in place", "objects", len(cs.Status.Inventory))
 		case cluster.Spec.Access.Mode != flotillav1.AccessPull:
 			if wait, _, blocked := r.Reach.blocked(memberKey(cs.Namespace, cs.Spec.Cluster)); blocked {
 				return ctrl.Result{RequeueAfter: wait}, nil
@@ -488,12 +501,37 @@ func (r *ClusterSyncReconciler) finalize(ctx context.Context, cs *flotillav1.Clu
 			if len(res.Pruned) > 0 {
 				r.Recorder.Event(cs, corev1.EventTypeNormal, "Pruned", fmt.Sprintf("deleted %d object(s) from cluster %s", len(res.Pruned), cs.Spec.Cluster))
 			}
+			if len(res.Released) > 0 {
+				r.Recorder.Event(cs, corev1.EventTypeNormal, "Released", fmt.Sprintf("released %d adopted object(s) on cluster %s, left in place", len(res.Released), cs.Spec.Cluster))
+			}
 		}
 	}
 	r.applied.set(cs.UID, nil, nil)
 	p := client.MergeFrom(cs.DeepCopy())
 	controllerutil.RemoveFinalizer(cs, syncFinalizer)
 	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, cs, p))
+}
+
+// clusterLeaving reports whether the sync is deleted because its cluster
+// leaves the fleet: the Cluster mirror or the sync's FleetRepository is
+// gone or being deleted. Otherwise only the app left the cluster (removed
+// from Git or placed elsewhere) and its objects are always pruned.
+func (r *ClusterSyncReconciler) clusterLeaving(ctx context.Context, cs *flotillav1.ClusterSync, cluster *flotillav1.Cluster) (bool, error) {
+	if !cluster.DeletionTimestamp.IsZero() {
+		return true, nil
+	}
+	key := types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]}
+	if key.Name == "" {
+		return false, nil // not made by a FleetRepository
+	}
+	repo := &flotillav1.FleetRepository{}
+	if err := r.Get(ctx, key, repo); err != nil {
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, fmt.Errorf("read FleetRepository %s of ClusterSync %s: %w", key, cs.Name, err)
+	}
+	return !repo.DeletionTimestamp.IsZero(), nil
 }
 
 func changeSummary(res *apply.Result) string {
@@ -508,6 +546,9 @@ func changeSummary(res *apply.Result) string {
 	}
 	if len(res.Pruned) > 0 {
 		parts = append(parts, "pruned "+strings.Join(res.Pruned, ", "))
+	}
+	if len(res.Released) > 0 {
+		parts = append(parts, "released "+strings.Join(res.Released, ", "))
 	}
 	if len(parts) == 0 {
 		return "no changes"

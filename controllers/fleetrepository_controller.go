@@ -46,19 +46,23 @@ type FleetRepositoryReconciler struct {
 	// loaded remembers, per repository, the revision and generation whose
 	// desired state is in Store, so an unchanged revision costs one fetch.
 	loaded map[types.NamespacedName]string
+	// fetched remembers, per repository, the URL whose Git cache it fills,
+	// so the cache goes when the repository does (see fleetrepository_cache.go).
+	fetched map[types.NamespacedName]string
 }
 
 // +kubebuilder:rbac:groups=flotilla.dev,resources=fleetrepositories,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=flotilla.dev,resources=fleetrepositories/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=flotilla.dev,resources=clusters;apps;clustersyncs,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=flotilla.dev,resources=clusters/status;apps/status;clustersyncs/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=flotilla.dev,resources=clustersyncs/finalizers;fleetrepositories/finalizers,verbs=update
+// +kubebuilder:rbac:groups=flotilla.dev,resources=clusters/finalizers;clustersyncs/finalizers;fleetrepositories/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 // SetupWithManager registers the reconciler.
 func (r *FleetRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.loaded = map[types.NamespacedName]string{}
+	r.fetched = map[types.NamespacedName]string{}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&flotillav1.FleetRepository{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicates.ReconcileRequestedPredicate{}),
@@ -75,8 +79,20 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		if apierrors.IsNotFound(err) {
 			r.Store.dropRepo(req.NamespacedName)
 			delete(r.loaded, req.NamespacedName)
+			return ctrl.Result{}, r.releaseCache(ctx, req.NamespacedName)
 		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, err
+	}
+	if !obj.DeletionTimestamp.IsZero() {
+		// Being deleted (another finalizer or foreground deletion holds it):
+		// mirror nothing more; the garbage collector removes the Clusters,
+		// Apps and ClusterSyncs, whose finalizers prune or orphan.
+		r.Store.dropRepo(req.NamespacedName)
+		delete(r.loaded, req.NamespacedName)
+		return ctrl.Result{}, r.releaseCache(ctx, req.NamespacedName)
+	}
+	if err := r.switchCache(ctx, req.NamespacedName, obj.Spec.URL); err != nil {
+		return ctrl.Result{}, err
 	}
 	before := obj.DeepCopy()
 	defer func() {
@@ -202,6 +218,7 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 		return false, err
 	}
 	out, err := pipeline.Run(ctx, root, r.Renderer, pipeline.RenderOnlyIfValid(),
+		pipeline.WithLimits(r.Options.FleetLimits),
 		pipeline.WithPlacementOptions(placement.WithRunning(running)))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -236,6 +253,7 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 			Objects:       res.Manifest.Objects,
 			Prune:         app.Spec.Prune == nil || *app.Spec.Prune,
 			HealthTimeout: durationOr(app.Spec.HealthTimeout, fleet.DefaultHealthTimeout),
+			AdoptExisting: app.Spec.AdoptExisting,
 		}
 	}
 	r.Store.replaceRepo(repoKey, next, keep)

@@ -23,6 +23,11 @@ import (
 const (
 	// syncFinalizer keeps a ClusterSync until its objects are pruned.
 	syncFinalizer = "flotilla.dev/prune"
+	// clusterFinalizer keeps a mirrored Cluster, and with it the access
+	// settings its ClusterSyncs prune with, until those ClusterSyncs are
+	// gone: deleting a FleetRepository deletes both at once, in no
+	// particular order.
+	clusterFinalizer = "flotilla.dev/cluster-syncs"
 	// orphanAnnotation on a ClusterSync being deleted means: leave its
 	// objects on the cluster (the cluster left the fleet).
 	orphanAnnotation = "flotilla.dev/orphan"
@@ -208,6 +213,7 @@ func (r *FleetRepositoryReconciler) upsertCluster(ctx context.Context, repo *flo
 		obj.Labels = mergeLabels(from.Labels, repoLabels(repo))
 		obj.Annotations = maps.Clone(from.Annotations)
 		obj.Spec = *from.Spec.DeepCopy()
+		controllerutil.AddFinalizer(obj, clusterFinalizer)
 		return controllerutil.SetControllerReference(repo, obj, r.Scheme())
 	}
 	if have != nil && unchangedBy(have, mutate) {

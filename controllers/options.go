@@ -3,6 +3,7 @@ package controllers
 import (
 	"time"
 
+	"github.com/flotilla-gitops/flotilla/fleet"
 	"github.com/flotilla-gitops/flotilla/render"
 )
 
@@ -43,6 +44,9 @@ type Options struct {
 	// time or memory fails its own sync and never takes the controller,
 	// which serves every fleet, down.
 	Render render.Options
+	// FleetLimits cap the clusters, apps and targets of each fleet
+	// repository; zero fields take fleet's defaults.
+	FleetLimits fleet.Limits
 }
 
 // DefaultOptions returns the options every zero field defaults to; the
@@ -64,6 +68,7 @@ func (o Options) withDefaults() Options {
 	def(&o.ClusterTimeout, 15*time.Second)
 	def(&o.HealthPollInterval, 2*time.Second)
 	def(&o.SummaryInterval, time.Second)
+	o.FleetLimits = o.FleetLimits.WithDefaults()
 	if o.SyncWorkers <= 0 {
 		o.SyncWorkers = 16
 	}

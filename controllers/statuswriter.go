@@ -81,9 +81,10 @@ func (s *StatusWriter) writeAll(ctx context.Context) {
 		ctrl.LoggerFrom(ctx).Error(err, "list FleetRepositories for status write-back")
 		return
 	}
+	s.forgetOthers(list.Items)
 	for i := range list.Items {
 		repo := &list.Items[i]
-		if repo.Spec.Suspend || repo.Spec.StatusBranch == StatusBranchDisabled || repo.Status.Revision == "" {
+		if repo.Spec.Suspend || repo.Spec.StatusBranch == StatusBranchDisabled || repo.Status.Revision == "" || !repo.DeletionTimestamp.IsZero() {
 			continue
 		}
 		if err := s.WriteOnce(ctx, repo, false); err != nil {
@@ -93,6 +94,28 @@ func (s *StatusWriter) writeAll(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// forgetOthers drops the state of every repository that is not in repos or
+// no longer writes status (deleted, or spec.statusBranch set to "-"), so
+// the writer holds state only for the repositories it writes.
+func (s *StatusWriter) forgetOthers(repos []flotillav1.FleetRepository) {
+	keep := make(map[types.NamespacedName]bool, len(repos))
+	for i := range repos {
+		if repos[i].Spec.StatusBranch != StatusBranchDisabled && repos[i].DeletionTimestamp.IsZero() {
+			keep[client.ObjectKeyFromObject(&repos[i])] = true
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	maps.DeleteFunc(s.repos, func(k types.NamespacedName, _ *repoStatusState) bool { return !keep[k] })
+}
+
+// tracked is the number of repositories the writer holds state for.
+func (s *StatusWriter) tracked() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.repos)
 }
 
 // WriteOnce commits the repository's status if its interval has passed (or

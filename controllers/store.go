@@ -25,6 +25,9 @@ type Desired struct {
 	Prune bool
 	// HealthTimeout bounds the wait for readiness.
 	HealthTimeout time.Duration
+	// AdoptExisting lets the app take over objects that exist without
+	// Flotilla owner labels (the app's spec.adoptExisting).
+	AdoptExisting bool
 }
 
 // syncKey identifies one (app, cluster) pair of one repository.
@@ -35,12 +38,12 @@ type syncKey struct {
 }
 
 // desiredStore holds the latest rendered desired state per (app, cluster),
-// shared by the repository reconciler (writer) and the ClusterSync, App
-// and Cluster reconcilers (readers). It holds only what the latest revision
-// renders, so memory grows with the fleet's desired state, not with
-// history. It is the only record of the desired state: ClusterSync objects
-// carry what was applied, and changes reach the ClusterSync reconciler
-// through changes, not through writes to the hub.
+// shared by the repository reconciler (writer) and the ClusterSync and App
+// reconcilers (readers). It holds only what the latest revision renders,
+// so memory grows with the fleet's desired state, not with history. It is
+// the only record of the desired state: ClusterSync objects carry what was
+// applied, and changes reach the ClusterSync reconciler through changes,
+// not through writes to the hub.
 type desiredStore struct {
 	mu    sync.RWMutex
 	items map[syncKey]*Desired

@@ -27,7 +27,8 @@ func newReachability(base, max time.Duration) *reachability {
 	return &reachability{base: base, max: max, now: time.Now, members: map[string]*memberState{}}
 }
 
-// key joins the repository and cluster names.
+// memberKey identifies a member cluster on the hub: the namespace of its
+// Cluster object (its FleetRepository's namespace) and the cluster's name.
 func memberKey(repoNamespace, cluster string) string { return repoNamespace + "/" + cluster }
 
 // blocked reports whether calls to the cluster should wait, and how long.
@@ -80,34 +81,54 @@ func (r *reachability) succeeded(key string) bool {
 	return m.failures > 0
 }
 
-// limiter bounds concurrent calls to each cluster.
+// forget drops the record of a cluster that left the hub.
+func (r *reachability) forget(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.members, key)
+}
+
+// limiter bounds concurrent calls to each cluster. It holds an entry only
+// for a cluster with a call in flight, so clusters that leave the fleet
+// leave nothing behind.
 type limiter struct {
 	mu    sync.Mutex
 	size  int
-	slots map[string]chan struct{}
+	inUse map[string]int
 }
 
 func newLimiter(size int) *limiter {
 	if size < 1 {
 		size = 1
 	}
-	return &limiter{size: size, slots: map[string]chan struct{}{}}
+	return &limiter{size: size, inUse: map[string]int{}}
 }
 
 // acquire takes a slot for key, or returns false without waiting when every
-// slot is busy (the caller requeues instead of holding a worker).
+// slot is busy (the caller requeues instead of holding a worker). release
+// must be called exactly once.
 func (l *limiter) acquire(key string) (release func(), ok bool) {
 	l.mu.Lock()
-	ch := l.slots[key]
-	if ch == nil {
-		ch = make(chan struct{}, l.size)
-		l.slots[key] = ch
-	}
-	l.mu.Unlock()
-	select {
-	case ch <- struct{}{}:
-		return func() { <-ch }, true
-	default:
+	defer l.mu.Unlock()
+	if l.inUse[key] >= l.size {
 		return nil, false
 	}
+	l.inUse[key]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if l.inUse[key]--; l.inUse[key] <= 0 {
+				delete(l.inUse, key)
+			}
+		})
+	}, true
+}
+
+// busy is the number of clusters with a call in flight.
+func (l *limiter) busy() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.inUse)
 }

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -80,5 +81,41 @@ func TestDebounceRunsAtMostOncePerWindowAndNeverDropsTheLastRun(t *testing.T) {
 	now = now.Add(700 * time.Millisecond)
 	if w := d.wait(key); w != 0 {
 		t.Fatalf("the run at the window's end must go, got %v", w)
+	}
+}
+
+// TestLimiterBoundsCallsAndHoldsNothingWhenIdle runs 200 clusters through
+// the limiter, one after the other: each gets at most size slots at once, a
+// slot released twice frees one slot only, and once a cluster's calls are
+// done the limiter holds no entry for it.
+func TestLimiterBoundsCallsAndHoldsNothingWhenIdle(t *testing.T) {
+	l := newLimiter(2)
+	for i := range 200 {
+		key := fmt.Sprintf("fleet/site-%d", i)
+		r1, ok1 := l.acquire(key)
+		r2, ok2 := l.acquire(key)
+		if !ok1 || !ok2 {
+			t.Fatalf("cycle %d: two slots must be free, got %v %v", i, ok1, ok2)
+		}
+		if _, ok := l.acquire(key); ok {
+			t.Fatalf("cycle %d: a third call must wait", i)
+		}
+		if n := l.busy(); n != 1 {
+			t.Fatalf("cycle %d: %d busy clusters, want 1", i, n)
+		}
+		r1()
+		r1() // a second release of the same slot frees nothing more
+		r3, ok := l.acquire(key)
+		if !ok {
+			t.Fatalf("cycle %d: a released slot must be free again", i)
+		}
+		if _, ok := l.acquire(key); ok {
+			t.Fatalf("cycle %d: a double release must not free a second slot", i)
+		}
+		r2()
+		r3()
+	}
+	if n := l.busy(); n != 0 {
+		t.Fatalf("the limiter holds %d clusters after every call ended, want 0", n)
 	}
 }

@@ -80,6 +80,10 @@ func (w *WebhookServer) Start(ctx context.Context) error {
 	return nil
 }
 
+// lookupSecret reads the repository through the manager's cache and its
+// webhook Secret straight from the API server (Secrets are not cached
+// hub-wide); the webhook.Handler caches the result, so unauthenticated
+// requests do not reach the API server each time.
 func (w *WebhookServer) lookupSecret(ctx context.Context, namespace, name string) ([]byte, error) {
 	repo := &flotillav1.FleetRepository{}
 	if err := w.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, repo); err != nil {
@@ -119,14 +123,16 @@ func (w *WebhookServer) skipRef(ctx context.Context, namespace, name, ref string
 	return strings.TrimPrefix(ref, "refs/heads/") == status
 }
 
-func (w *WebhookServer) trigger(namespace, name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// trigger asks for a reconcile of the repository now by setting its
+// reconcile-request annotation. An error reaches the sender as a 503, so it
+// retries.
+func (w *WebhookServer) trigger(ctx context.Context, namespace, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	repo := &flotillav1.FleetRepository{}
 	key := types.NamespacedName{Namespace: namespace, Name: name}
 	if err := w.Client.Get(ctx, key, repo); err != nil {
-		ctrl.Log.Error(err, "webhook: read FleetRepository", "repository", key)
-		return
+		return fmt.Errorf("read FleetRepository %s: %w", key, err)
 	}
 	p := client.MergeFrom(repo.DeepCopy())
 	ann := repo.GetAnnotations()
@@ -136,8 +142,8 @@ func (w *WebhookServer) trigger(namespace, name string) {
 	ann[meta.ReconcileRequestAnnotation] = time.Now().UTC().Format(time.RFC3339Nano)
 	repo.SetAnnotations(ann)
 	if err := w.Client.Patch(ctx, repo, p); err != nil {
-		ctrl.Log.Error(err, "webhook: request reconcile", "repository", key)
-		return
+		return fmt.Errorf("request a reconcile of FleetRepository %s: %w", key, err)
 	}
-	ctrl.Log.Info("webhook: push received, fetching now", "repository", key)
+	ctrl.LoggerFrom(ctx).Info("webhook: push received, fetching now", "repository", key)
+	return nil
 }

@@ -47,7 +47,7 @@ metadata:
   vars: {a: b}
   color: blue
 `}),
-			want: []expect{{"clusters/eu-1.yaml", 7, []string{"spec.color: unknown field", "access, pruneOnRemoval, taints, vars"}}},
+			want: []expect{{"clusters/eu-1.yaml", 7, []string{"spec.color: unknown field", "access, pruneOnRemoval, taints, updateWindows, vars"}}},
 		},
 		{
 			name: "misspelt field gets a suggestion",
@@ -473,6 +473,48 @@ spec:
 			},
 		},
 		{
+			name: "rollout stages: names, selectors, caps, pauses and policy",
+			files: with(map[string]string{"apps/web/app.yaml": appHeader + `  rollout:
+    canary: [eu-1]
+    onFailure: Retry
+    maxUnavailable: 150%
+    stages:
+    - name: canary
+      clusterNames: [eu-1]
+    - name: europe
+      clusterNames: [eu-1]
+      pause: 0s
+    - name: europe
+      clusterSelector: {matchLabels: {region: eu}}
+      maxUnavailable: 0
+    - name: rest
+      approval: true
+`}),
+			want: []expect{
+				{"apps/web/app.yaml", 9, []string{`spec.rollout.onFailure: "Retry" is not a policy; use Halt (the default) or Rollback`}},
+				{"apps/web/app.yaml", 10, []string{`spec.rollout.maxUnavailable: "150%" is neither a count nor a percentage from 1% to 100%`}},
+				{"apps/web/app.yaml", 12, []string{`spec.rollout.stages[0].name: "canary" is the stage spec.rollout.canary makes`}},
+				{"apps/web/app.yaml", 16, []string{"spec.rollout.stages[1].pause: is 0s; set a positive bake time"}},
+				{"apps/web/app.yaml", 17, []string{`spec.rollout.stages[2].name: "europe" is already the name of spec.rollout.stages[1]`}},
+				{"apps/web/app.yaml", 19, []string{"spec.rollout.stages[2].maxUnavailable: is 0; set a count of at least 1"}},
+				{"apps/web/app.yaml", 20, []string{`spec.rollout.stages[3].name: "rest" is the name of the implicit last stage`}},
+				{"apps/web/app.yaml", 20, []string{"spec.rollout.stages[3]: selects no cluster; set clusterSelector and/or clusterNames"}},
+			},
+		},
+		{
+			name: "update windows",
+			files: with(map[string]string{"clusters/eu-1.yaml": clusterHeader + `spec:
+  updateWindows:
+  - {days: [Sat, Sun], start: "22:00", duration: 4h, timeZone: Europe/Berlin}
+  - {days: [Caturday], start: "22:00", duration: 4h}
+  - {schedule: "0 1 * * *", duration: 0s}
+`}),
+			want: []expect{
+				{"clusters/eu-1.yaml", 8, []string{`spec.updateWindows[1].days: "Caturday" is not a weekday`}},
+				{"clusters/eu-1.yaml", 9, []string{`spec.updateWindows[2].duration: is "0s"`}},
+			},
+		},
+		{
 			name: "pull cluster with a kubeconfig",
 			files: with(map[string]string{"clusters/eu-1.yaml": clusterHeader + `spec:
   access:
@@ -491,6 +533,24 @@ spec:
 			name:  "kubeconfig secret without name",
 			files: with(map[string]string{"clusters/eu-1.yaml": clusterHeader + "spec:\n  access:\n    kubeconfigSecretRef: {key: config}\n"}),
 			want:  []expect{{"clusters/eu-1.yaml", 7, []string{"spec.access.kubeconfigSecretRef.name: is missing", "eu-1-kubeconfig"}}},
+		},
+		{
+			// A repository author must not reach another namespace's Secrets:
+			// the reference has no namespace field ...
+			name: "kubeconfig secret in another namespace",
+			files: with(map[string]string{"clusters/eu-1.yaml": clusterHeader + `spec:
+  access:
+    kubeconfigSecretRef:
+      name: admin-kubeconfig
+      namespace: kube-system
+`}),
+			want: []expect{{"clusters/eu-1.yaml", 9, []string{"spec.access.kubeconfigSecretRef.namespace: unknown field", "key, name"}}},
+		},
+		{
+			// ... and a name cannot smuggle one in.
+			name:  "kubeconfig secret name with a namespace",
+			files: with(map[string]string{"clusters/eu-1.yaml": clusterHeader + "spec:\n  access:\n    kubeconfigSecretRef: {name: kube-system/admin-kubeconfig}\n"}),
+			want:  []expect{{"clusters/eu-1.yaml", 7, []string{`spec.access.kubeconfigSecretRef.name: "kube-system/admin-kubeconfig" is not a valid Secret name`}}},
 		},
 		{
 			name:  "bad var name",

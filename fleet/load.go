@@ -32,6 +32,7 @@ type Option func(*loadOptions)
 
 type loadOptions struct {
 	maxFileSize int64
+	limits      Limits
 }
 
 // WithMaxFileSize caps the size of each fleet file read by Load (cluster
@@ -46,6 +47,10 @@ func WithMaxFileSize(n int64) Option {
 // every reference between files and folders, applies the defaults, and
 // returns all problems at once, sorted by file then line.
 //
+// Before reading any file, the cluster files and app folders are counted
+// against the limits (WithLimits, or the defaults): a folder over its limit
+// is an error and no file is read.
+//
 // Files are read only inside root: a symbolic link that leads outside it
 // is refused. The Fleet is returned even when there are errors, holding
 // every cluster and app that decoded and has a valid, unique name, so that
@@ -53,7 +58,7 @@ func WithMaxFileSize(n int64) Option {
 // HasErrors(diagnostics) is true. The Fleet is nil only when root itself
 // cannot be read.
 func Load(root string, opts ...Option) (*Fleet, []Diagnostic) {
-	o := loadOptions{maxFileSize: DefaultMaxFileSize}
+	o := loadOptions{maxFileSize: DefaultMaxFileSize, limits: Limits{}.WithDefaults()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -66,11 +71,6 @@ func Load(root string, opts ...Option) (*Fleet, []Diagnostic) {
 
 	clusterFiles := l.loadClusters()
 	appFiles := l.loadApps()
-	clusters, clusterNames := dedupeClusters(clusterFiles)
-	apps, appNames := dedupeApps(appFiles)
-	validateReferences(apps, clusterNames, appNames)
-	validateDependencyCycles(apps)
-
 	f := &Fleet{
 		Root:            realRoot,
 		ClusterFiles:    map[string]string{},
@@ -79,6 +79,14 @@ func Load(root string, opts ...Option) (*Fleet, []Diagnostic) {
 		clusterIndex:    map[string]*flotillav1.Cluster{},
 		appIndex:        map[string]*flotillav1.App{},
 		nodes:           map[string]*yamlNode{},
+	}
+	clusters, clusterNames := dedupeClusters(clusterFiles)
+	apps, appNames := dedupeApps(appFiles)
+	if !l.overLimit {
+		// Over a limit, nothing was read from that folder: checking
+		// references against it would only report them all missing.
+		validateReferences(apps, clusterNames, appNames)
+		validateDependencyCycles(apps)
 	}
 	for _, cf := range clusters {
 		DefaultCluster(cf.obj)
@@ -109,7 +117,7 @@ func Load(root string, opts ...Option) (*Fleet, []Diagnostic) {
 			f.nodes[af.file] = af.r.root
 		}
 	}
-	if len(clusterFiles) == 0 {
+	if len(clusterFiles) == 0 && !l.overLimit {
 		diags = append(diags, Diagnostic{File: ClustersDir, Severity: SeverityWarning,
 			Message: "no cluster is declared, so no app goes anywhere; declare each cluster in clusters/<name>.yaml"})
 	}
@@ -141,6 +149,9 @@ type loader struct {
 	root  string
 	opts  loadOptions
 	diags []Diagnostic
+	// overLimit is set when a folder held more entries than its limit
+	// and was not read.
+	overLimit bool
 }
 
 func (l *loader) report(file string, sev Severity, format string, args ...any) {
@@ -268,8 +279,21 @@ func hidden(name string) bool { return strings.HasPrefix(name, ".") }
 
 // loadClusters decodes every clusters/*.yaml and clusters/*.yml.
 func (l *loader) loadClusters() []*clusterFile {
+	entries := l.listDir(ClustersDir)
+	n := 0
+	for _, e := range entries {
+		if ext := path.Ext(e.Name()); !hidden(e.Name()) && (ext == ".yaml" || ext == ".yml") {
+			n++
+		}
+	}
+	if n > l.opts.limits.Clusters {
+		// Count before reading: refuse without decoding a single file.
+		l.overLimit = true
+		l.report(ClustersDir, SeverityError, "%s", LimitMessage("clusters", "cluster files", n, l.opts.limits.Clusters, "--max-clusters"))
+		return nil
+	}
 	var files []*clusterFile
-	for _, e := range l.listDir(ClustersDir) {
+	for _, e := range entries {
 		name := e.Name()
 		if hidden(name) {
 			continue
@@ -293,8 +317,20 @@ func (l *loader) loadClusters() []*clusterFile {
 
 // loadApps decodes every apps/<folder>/app.yaml.
 func (l *loader) loadApps() []*appFile {
+	entries := l.listDir(AppsDir)
+	n := 0
+	for _, e := range entries {
+		if !hidden(e.Name()) && (e.IsDir() || e.Type()&fs.ModeSymlink != 0) {
+			n++
+		}
+	}
+	if n > l.opts.limits.Apps {
+		l.overLimit = true
+		l.report(AppsDir, SeverityError, "%s", LimitMessage("apps", "app folders", n, l.opts.limits.Apps, "--max-apps"))
+		return nil
+	}
 	var files []*appFile
-	for _, e := range l.listDir(AppsDir) {
+	for _, e := range entries {
 		name := e.Name()
 		if hidden(name) {
 			continue

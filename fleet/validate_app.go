@@ -63,14 +63,7 @@ func validateApp(r *reporter, a *flotillav1.App, folderName string) {
 		}
 		seen[dep] = i
 	}
-	if ro := s.Rollout; ro != nil {
-		for i, name := range ro.Canary {
-			validateName(r, fieldPath{"spec", "rollout", "canary", i}, "cluster", name)
-		}
-		if ro.MaxUnavailable != nil && *ro.MaxUnavailable < 1 {
-			r.errorf(fieldPath{"spec", "rollout", "maxUnavailable"}, "spec.rollout.maxUnavailable: is %d; set at least 1, or remove it for no cap", *ro.MaxUnavailable)
-		}
-	}
+	validateRollout(r, s.Rollout)
 	if s.HealthTimeout != nil && s.HealthTimeout.Duration <= 0 {
 		r.errorf(fieldPath{"spec", "healthTimeout"}, "spec.healthTimeout: is %s; set a positive duration such as 5m, or remove it for the default %s", s.HealthTimeout.Duration, DefaultHealthTimeout)
 	}

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
+	"github.com/flotilla-gitops/flotilla/rollout"
 )
 
 // varKeyRE is the syntax of a cluster var key, usable in ${cluster.vars.<key>}.
@@ -61,6 +62,12 @@ func validateCluster(r *reporter, c *flotillav1.Cluster, fileName string) {
 	}
 	validateTaints(r, c.Spec.Taints)
 	validateAccess(r, c)
+	for i, w := range c.Spec.UpdateWindows {
+		if _, err := rollout.ParseWindow(w); err != nil {
+			p := fieldPath{"spec", "updateWindows", i}
+			r.errorf(p, "%s.%s", p, err)
+		}
+	}
 }
 
 func validateTaints(r *reporter, taints []corev1.Taint) {

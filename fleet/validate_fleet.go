@@ -115,6 +115,11 @@ func validateReferences(apps []*appFile, clusters, appNames map[string]bool) {
 			for i, name := range ro.Canary {
 				unknownCluster(fieldPath{"spec", "rollout", "canary", i}, name, false)
 			}
+			for i, st := range ro.Stages {
+				for j, name := range st.ClusterNames {
+					unknownCluster(fieldPath{"spec", "rollout", "stages", i, "clusterNames", j}, name, true)
+				}
+			}
 		}
 		for i, dep := range a.Spec.DependsOn {
 			if dep == "" || appNames[dep] || !validName(dep) {

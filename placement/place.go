@@ -15,7 +15,16 @@ import (
 type Option func(*options)
 
 type options struct {
-	running map[string]map[string]bool
+	running    map[string]map[string]bool
+	maxTargets int
+}
+
+// WithMaxTargets caps the (app, cluster) pairs Place produces; over it,
+// Place returns no target and an error naming the limit and the flag
+// --max-targets. Zero or less means fleet.DefaultMaxTargets, which also
+// applies without this option.
+func WithMaxTargets(n int) Option {
+	return func(o *options) { o.maxTargets = n }
 }
 
 // WithRunning tells Place where each app runs now (app name to cluster
@@ -45,6 +54,9 @@ func Place(f *fleet.Fleet, opts ...Option) *Result {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.maxTargets <= 0 {
+		o.maxTargets = fleet.DefaultMaxTargets
+	}
 	res := &Result{}
 	if f == nil {
 		return res
@@ -58,12 +70,28 @@ func Place(f *fleet.Fleet, opts ...Option) *Result {
 	for _, app := range apps {
 		p := &appPlacement{f: f, app: app, file: f.AppFiles[app.Name], clusters: clusters, vars: vars, running: o.running[app.Name], res: res}
 		p.place()
+		// Checked after each app: one app adds at most one target per
+		// cluster, and the clusters are capped by fleet.Limits.
+		if len(res.Targets) > o.maxTargets {
+			return overTargetLimit(f, res, app.Name, o.maxTargets)
+		}
 	}
 	assignWaves(res, apps)
 	warnUnplacedDependencies(f, res, apps)
 	res.Warnings = fleet.SortDiagnostics(res.Warnings)
 	res.Errors = fleet.SortDiagnostics(res.Errors)
 	return res
+}
+
+// overTargetLimit drops every target of res and reports, on the file of
+// the app that went over it, that the fleet places too many.
+func overTargetLimit(f *fleet.Fleet, res *Result, app string, limit int) *Result {
+	n := len(res.Targets)
+	return &Result{Errors: []fleet.Diagnostic{{
+		File:     f.AppFiles[app],
+		Severity: fleet.SeverityError,
+		Message:  fleet.LimitMessage("targets", "(app, cluster) pairs placed up to app "+app, n, limit, "--max-targets"),
+	}}}
 }
 
 // sortedClusters returns the clusters sorted by name, without nils or

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/openapi"
 	"sigs.k8s.io/yaml"
 )
@@ -44,11 +46,15 @@ func SchemaInitDuration() time.Duration {
 }
 
 // buildKey identifies a build: its output depends only on these and on the
-// files the build read, never on variables.
+// files the build read. A build substitutes no variable, except a variant
+// build (vars set), which builds the inputs with one cluster's values.
 type buildKey struct {
 	base      string
 	overlays  string // overlay paths joined by "\n"
 	namespace string
+	// vars is, for a variant build, the digest of the cluster's name and
+	// the values of the variables the inputs reference.
+	vars string
 }
 
 func (k buildKey) overlayPaths() []string {
@@ -74,8 +80,9 @@ type builtObject struct {
 	tmpl *template
 	// plan is the fast path of tmpl, when the object has one.
 	plan *fastPlan
-	// text is the kyaml text tmpl was parsed from.
-	text string
+	// src is the text tmpl was parsed from, to check that a substitution
+	// changes scalars only.
+	src []byte
 }
 
 // synthetic returns the in-memory Kustomization of a build key, with paths
@@ -115,8 +122,11 @@ func remoteClonePrefix() (string, error) {
 
 // buildOutcome is what one kustomize build produced.
 type buildOutcome struct {
-	objects     []builtObject
-	variables   []string
+	objects   []builtObject
+	variables []string
+	// inputs are the build's variables in its inputs; for a variant
+	// build, the plan of the build it is a variant of.
+	inputs      *inputPlan
 	size        int64
 	probes      []probe
 	uncacheable bool
@@ -128,10 +138,18 @@ type buildOutcome struct {
 	err error
 }
 
+// variantInput is what a variant build substitutes in its inputs.
+type variantInput struct {
+	plan    *inputPlan
+	cluster string
+	vars    map[string]string
+}
+
 // build runs kustomize for key under root (real, absolute). A returned
 // error is transient (the context ended) and must not be cached; a build
-// failure is in outcome.err.
-func (r *Renderer) build(ctx context.Context, root string, key buildKey) (*buildOutcome, error) {
+// failure is in outcome.err. When v is set, the variant build of v.cluster:
+// every file read has v.vars substituted.
+func (r *Renderer) build(ctx context.Context, root string, key buildKey, v *variantInput) (*buildOutcome, error) {
 	start := time.Now()
 	defer func() {
 		r.counters.builds.Add(1)
@@ -159,8 +177,12 @@ func (r *Renderer) build(ctx context.Context, root string, key buildKey) (*build
 		fs.allow = []string{prefix}
 	}
 	r.seedEdges(fs, key)
+	in := &inputFS{confinedFS: fs}
+	if v != nil {
+		in.vars, in.roles, in.cluster, in.budget = v.vars, v.plan.roles, v.cluster, r.opts.MaxOutputSize
+	}
 
-	m, runErr := runKustomize(fs)
+	m, runErr := runKustomize(in, fs.virt)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -172,14 +194,25 @@ func (r *Renderer) build(ctx context.Context, root string, key buildKey) (*build
 		// kustomization.yaml).
 		out.err = v
 		return out, nil
+	case in.err != nil:
+		out.err = in.err
+		return out, nil
 	case runErr != nil:
 		out.err = explainBuildError(runErr, rec, root)
 		return out, nil
 	}
 
+	if v != nil {
+		out.inputs = v.plan
+	} else {
+		out.inputs = in.planInputs(m)
+	}
+	// A variant build's output has its values in; a "${" there comes from
+	// an escape and is kept.
+	templates := v == nil && !out.inputs.variant
 	var size int64
 	for _, res := range m.Resources() {
-		bo, err := newBuiltObject(res)
+		bo, err := newBuiltObject(res, templates)
 		if err != nil {
 			out.err = newBuildError(err, root)
 			return out, nil
@@ -199,6 +232,9 @@ func (r *Renderer) build(ctx context.Context, root string, key buildKey) (*build
 			return out, nil
 		}
 	}
+	if !templates {
+		out.variables = slices.Clone(out.inputs.names)
+	}
 	out.size = size
 	// An output that names the root (origin annotations, for example)
 	// cannot be shared with another checkout.
@@ -212,9 +248,9 @@ func (r *Renderer) build(ctx context.Context, root string, key buildKey) (*build
 }
 
 // newBuiltObject prepares one object of a build for every target: its
-// YAML as kustomize prints it, its parsed form and, when it references
-// variables, its substitution template and fast path.
-func newBuiltObject(res *resource.Resource) (builtObject, error) {
+// YAML as kustomize prints it, its parsed form and, when templates is set
+// and it references variables, its substitution template and fast path.
+func newBuiltObject(res *resource.Resource, templates bool) (builtObject, error) {
 	js, err := res.MarshalJSON()
 	if err != nil {
 		return builtObject{}, fmt.Errorf("encoding %s: %w", res.CurId(), err)
@@ -228,7 +264,7 @@ func newBuiltObject(res *resource.Resource) (builtObject, error) {
 		return builtObject{}, fmt.Errorf("decoding %s: %w", res.CurId(), err)
 	}
 	bo := builtObject{yaml: y, obj: obj, id: objectID(obj)}
-	if !bytes.Contains(y, []byte("${")) {
+	if !templates || !bytes.Contains(y, []byte("${")) {
 		return bo, nil
 	}
 	// Substitute in kyaml's text of the object, which keeps the field
@@ -238,8 +274,8 @@ func newBuiltObject(res *resource.Resource) (builtObject, error) {
 	if err != nil {
 		return builtObject{}, fmt.Errorf("encoding %s: %w", res.CurId(), err)
 	}
-	bo.text = src
-	bo.tmpl = parseTemplate([]byte(src))
+	bo.src = []byte(src)
+	bo.tmpl = parseTemplate(bo.src)
 	if bo.tmpl.err == nil {
 		bo.plan = planFast(res.YNode(), obj.Object)
 	}
@@ -248,13 +284,13 @@ func newBuiltObject(res *resource.Resource) (builtObject, error) {
 
 // runKustomize runs krusty on fs, turning a panic into an error: a bad
 // repository must never crash the process.
-func runKustomize(fs *confinedFS) (m resmap.ResMap, err error) {
+func runKustomize(fs filesys.FileSystem, dir string) (m resmap.ResMap, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			m, err = nil, fmt.Errorf("kustomize panicked: %v", p)
 		}
 	}()
-	return krusty.MakeKustomizer(kustomizeOptions()).Run(fs, fs.virt)
+	return krusty.MakeKustomizer(kustomizeOptions()).Run(fs, dir)
 }
 
 // seedEdges records the target's own references (base and overlays) as

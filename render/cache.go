@@ -22,6 +22,7 @@ type entry struct {
 	probes    []probe
 	objects   []builtObject
 	variables []string
+	inputs    *inputPlan
 	err       error
 	cost      int64
 	elem      *list.Element
@@ -36,6 +37,11 @@ func entryCost(o *buildOutcome) int64 {
 	}
 	for _, p := range o.probes {
 		c += int64(len(p.path)+len(p.fp)) + 32
+	}
+	if o.inputs != nil {
+		for _, in := range o.inputs.files {
+			c += 2 * int64(in.size)
+		}
 	}
 	return c
 }
@@ -198,9 +204,9 @@ func (s *session) markValid(e *entry, root string) {
 }
 
 // lookup returns a valid build of key under root: from the cache, from a
-// build in progress, or by building it. Only one build of a key and root
-// runs at a time.
-func (s *session) lookup(ctx context.Context, root string, key buildKey) (*entry, error) {
+// build in progress, or by building it with v (see Renderer.build). Only
+// one build of a key and root runs at a time.
+func (s *session) lookup(ctx context.Context, root string, key buildKey, v *variantInput) (*entry, error) {
 	r := s.r
 	c := r.cache
 	for {
@@ -239,7 +245,7 @@ func (s *session) lookup(ctx context.Context, root string, key buildKey) (*entry
 		c.flights[fk] = fl
 		c.mu.Unlock()
 
-		e, err := s.buildEntry(ctx, root, key)
+		e, err := s.buildEntry(ctx, root, key, v)
 		fl.entry, fl.err = e, err
 		c.mu.Lock()
 		delete(c.flights, fk)
@@ -251,14 +257,14 @@ func (s *session) lookup(ctx context.Context, root string, key buildKey) (*entry
 
 // buildEntry builds key under root and caches the result when it can be
 // reused.
-func (s *session) buildEntry(ctx context.Context, root string, key buildKey) (*entry, error) {
+func (s *session) buildEntry(ctx context.Context, root string, key buildKey, v *variantInput) (*entry, error) {
 	r := s.r
 	start := time.Now()
 	build := r.build
 	if r.opts.Isolate {
 		build = r.buildIsolated
 	}
-	out, err := build(ctx, root, key)
+	out, err := build(ctx, root, key, v)
 	if err != nil {
 		return nil, err
 	}
@@ -266,6 +272,11 @@ func (s *session) buildEntry(ctx context.Context, root string, key buildKey) (*e
 	if log.Enabled() {
 		kv := []any{"base", key.base, "overlays", len(key.overlayPaths()), "namespace", key.namespace,
 			"objects", len(out.objects), "filesRead", len(out.probes), "duration", time.Since(start)}
+		if v != nil {
+			kv = append(kv, "variantOf", v.cluster)
+		} else if out.inputs != nil && out.inputs.variant {
+			kv = append(kv, "variantBuilds", out.inputs.why)
+		}
 		if out.err != nil {
 			kv = append(kv, "error", out.err.Error())
 		}
@@ -278,6 +289,7 @@ func (s *session) buildEntry(ctx context.Context, root string, key buildKey) (*e
 		probes:    out.probes,
 		objects:   out.objects,
 		variables: out.variables,
+		inputs:    out.inputs,
 		err:       out.err,
 		cost:      entryCost(out),
 	}

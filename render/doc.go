@@ -16,9 +16,14 @@
 //     (as kustomize read it: field order and quoting kept), which is then
 //     parsed again, so "replicas: ${cluster.vars.lines}" becomes an integer
 //     and "${cluster.vars.port}" in quotes stays a string. See Substitute for
-//     the syntax and its escape. A fast path (fastpath.go) gets the same
-//     result without parsing for the common cases and defers to the text
-//     path for everything else; a fuzz test checks they agree.
+//     the syntax and its escape. A substitution may change scalars only
+//     (scalars.go). A fast path (fastpath.go) gets the same result without
+//     parsing for the common cases and defers to the text path for
+//     everything else; a fuzz test checks they agree. When substituting in
+//     the output would differ from building the files with the values
+//     written in (a generated name's hash, a JSON 6902 patch, replacements,
+//     quotes kustomize dropped), the target is built again on its inputs
+//     with the values substituted (inputs.go), cached by the values.
 //  3. Replicas. spec.replicas is set on each workload named in
 //     Target.Replicas.
 //
@@ -32,7 +37,9 @@
 // the repository root being rendered, so the cache is shared safely between
 // different checkouts of the same repository. Variables and replicas are
 // applied after the cache, so a fleet of many clusters that share overlay
-// combinations costs one kustomize build per combination.
+// combinations costs one kustomize build per combination (plus, for the
+// builds whose variables feed what kustomize computes, one per distinct
+// cluster and values).
 //
 // Builds run in parallel (RenderAll, RenderEach) without a process-wide
 // lock; concurrent renders of the same build share one kustomize run.

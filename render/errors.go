@@ -47,6 +47,10 @@ var (
 	// ErrInvalidVariable: a ${...} reference is malformed or not a cluster
 	// variable.
 	ErrInvalidVariable = errors.New("invalid variable reference")
+	// ErrVariableStructure: a variable's value would change the YAML
+	// structure around its reference (add a key, end a quoted string, ...)
+	// instead of only the scalar it is written in.
+	ErrVariableStructure = errors.New("variable changes the YAML structure")
 	// ErrWorkloadNotFound: a replica count names a workload the app does not
 	// render.
 	ErrWorkloadNotFound = errors.New("workload not found")

@@ -59,7 +59,7 @@ func builtObjects(t testing.TB, text string) []builtObject {
 	}
 	var out []builtObject
 	for _, res := range rm.Resources() {
-		bo, err := newBuiltObject(res)
+		bo, err := newBuiltObject(res, true)
 		if err != nil {
 			t.Fatal(err)
 		}

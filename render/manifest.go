@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -82,8 +83,21 @@ func (r *Renderer) finish(e *entry, t placement.Target) (*Manifest, error) {
 	buf.Grow(size)
 	objs := make([]*unstructured.Unstructured, 0, len(e.objects))
 	for i, o := range e.objects {
-		u, y, err := o.render(t.Vars, true)
+		rc := &renderContext{cluster: t.Cluster, inputs: e.inputs, limit: r.opts.MaxOutputSize - int64(buf.Len())}
+		u, y, err := o.renderFor(t.Vars, true, rc)
 		if err != nil {
+			var big *errExpandLimit
+			if errors.As(err, &big) {
+				name := o.tmpl.biggest(t.Vars)
+				file := e.inputs.fileReferencing(name)
+				from := ""
+				if file != "" {
+					from = ", referenced in " + file
+				}
+				return fail(o.id, newReason(ErrOutputTooLarge, file,
+					"the rendered YAML would pass the %d-byte limit (Options.MaxOutputSize) once variables are substituted: this object alone would be %d bytes (${%s} is %d bytes%s): use a smaller value or fewer references, split the app or raise the limit",
+					r.opts.MaxOutputSize, big.size, name, len(t.Vars[name]), from))
+			}
 			return fail(o.id, err)
 		}
 		if wants != nil {
@@ -207,12 +221,38 @@ func jsonNumber(f float64) any {
 	return f
 }
 
-// render returns the object and its YAML for vars: the cached object when
-// it references no variable, else the fast path when fast is set and it
-// can decide, else the text path.
+// renderContext is what renderFor needs beyond the values: the limit of
+// the object's substituted text and what error messages name.
+type renderContext struct {
+	cluster string
+	inputs  *inputPlan
+	// limit is the most bytes the object's text may have once
+	// substituted; negative for no limit.
+	limit int64
+}
+
+// render is renderFor without a limit.
 func (o *builtObject) render(vars map[string]string, fast bool) (*unstructured.Unstructured, []byte, error) {
+	return o.renderFor(vars, fast, &renderContext{limit: -1})
+}
+
+// renderFor returns the object and its YAML for vars: the cached object
+// when it references no variable, else the fast path when fast is set and
+// it can decide, else the text path. A text larger than rc.limit once
+// substituted is refused with an *errExpandLimit before anything is
+// allocated for it.
+func (o *builtObject) renderFor(vars map[string]string, fast bool, rc *renderContext) (*unstructured.Unstructured, []byte, error) {
 	if o.tmpl == nil {
 		return o.obj.DeepCopy(), o.yaml, nil
+	}
+	if rc.limit >= 0 {
+		n, err := o.tmpl.size(vars)
+		if err != nil {
+			return nil, nil, err
+		}
+		if n > rc.limit {
+			return nil, nil, &errExpandLimit{size: n}
+		}
 	}
 	if fast && o.plan != nil {
 		if u, y, ok := o.plan.apply(o.obj, vars); ok {
@@ -222,6 +262,9 @@ func (o *builtObject) render(vars map[string]string, fast bool) (*unstructured.U
 	text, err := o.tmpl.expand(vars)
 	if err != nil {
 		return nil, nil, err
+	}
+	if se := checkScalarsOnly(o.src, text, vars); se != nil {
+		return nil, nil, structureReason(o.tmpl, o.src, vars, rc.cluster, "the object", rc.inputs.fileReferencing, se)
 	}
 	obj, err := parseSubstituted(text)
 	if err != nil {

@@ -125,12 +125,28 @@ func (r *Renderer) render(ctx context.Context, s *session, root string, rootErr 
 	if err != nil {
 		return nil, targetError(t.App, t.Cluster, "", err)
 	}
-	e, err := s.lookup(ctx, root, key)
+	e, err := s.lookup(ctx, root, key, nil)
 	if err != nil {
 		return nil, targetError(t.App, t.Cluster, "", fmt.Errorf("rendering interrupted: %w", err))
 	}
 	if e.err != nil {
 		return nil, targetError(t.App, t.Cluster, "", e.err)
+	}
+	if e.inputs != nil && e.inputs.variant {
+		// Variables feed something kustomize computes (a hash suffix, a
+		// JSON 6902 patch, a replacement): build the inputs with this
+		// cluster's values.
+		vk, err := variantKey(key, e.inputs, t.Cluster, t.Vars)
+		if err != nil {
+			return nil, targetError(t.App, t.Cluster, "", err)
+		}
+		v := &variantInput{plan: e.inputs, cluster: t.Cluster, vars: t.Vars}
+		if e, err = s.lookup(ctx, root, vk, v); err != nil {
+			return nil, targetError(t.App, t.Cluster, "", fmt.Errorf("rendering interrupted: %w", err))
+		}
+		if e.err != nil {
+			return nil, targetError(t.App, t.Cluster, "", e.err)
+		}
 	}
 	return r.finish(e, t)
 }

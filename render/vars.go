@@ -22,10 +22,14 @@ import (
 // kept as is. (So a literal "$" right before a variable cannot be written:
 // "$${cluster.name}" is the escape, a literal "${cluster.name}".)
 //
-// Substitution is textual, as Flux's post-build substitution: the value is
-// inserted as is and the object is parsed again, so an unquoted
-// "replicas: ${cluster.vars.lines}" becomes an integer. Quote the reference
-// ("${cluster.vars.port}") where a string is required.
+// Substitution is textual: the value is inserted where the reference is
+// written, so an unquoted "replicas: ${cluster.vars.lines}" becomes an
+// integer and a quoted "${cluster.vars.port}" stays a string. It may change
+// scalars only (scalars.go): a value that would add a key, end a quoted
+// string or start a comment is refused. It happens on the output of a
+// cached build when that gives the same result as building the files with
+// the values written in, and on the build's inputs, per cluster, when it
+// does not (inputs.go).
 
 // Variable name prefixes.
 const (
@@ -169,23 +173,51 @@ func validVarKey(key string) bool {
 	return true
 }
 
-// expand substitutes vars into the template. The size of the result is
-// computed first so expand allocates once.
-func (t *template) expand(vars map[string]string) ([]byte, error) {
+// size returns the length of the template expanded with vars, without
+// expanding it, or the first undefined variable. It allocates nothing, so a
+// caller checks the result against a limit before expanding.
+func (t *template) size(vars map[string]string) (int64, error) {
 	if t.err != nil {
-		return nil, t.err
+		return 0, t.err
 	}
-	n := 0
+	var n int64
 	for _, s := range t.segs {
 		if !s.isVar {
-			n += len(s.text)
+			n += int64(len(s.text))
 			continue
 		}
 		v, ok := vars[s.text]
 		if !ok {
-			return nil, undefined(s.text)
+			return 0, undefined(s.text)
 		}
-		n += len(v)
+		n += int64(len(v))
+	}
+	return n, nil
+}
+
+// expand substitutes vars into the template. The size of the result is
+// computed first so expand allocates once.
+func (t *template) expand(vars map[string]string) ([]byte, error) {
+	return t.expandLimit(vars, -1)
+}
+
+// errExpandLimit is returned by expandLimit when the result would be
+// larger than its limit; nothing was allocated.
+type errExpandLimit struct{ size int64 }
+
+func (e *errExpandLimit) Error() string {
+	return fmt.Sprintf("the text would be %d bytes once variables are substituted", e.size)
+}
+
+// expandLimit is expand that refuses, before allocating, a result larger
+// than limit bytes (no limit when limit is negative).
+func (t *template) expandLimit(vars map[string]string, limit int64) ([]byte, error) {
+	n, err := t.size(vars)
+	if err != nil {
+		return nil, err
+	}
+	if limit >= 0 && n > limit {
+		return nil, &errExpandLimit{size: n}
 	}
 	out := make([]byte, 0, n)
 	for _, s := range t.segs {
@@ -196,6 +228,22 @@ func (t *template) expand(vars map[string]string) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// biggest returns the variable that contributes the most bytes to the
+// expanded template, for error messages.
+func (t *template) biggest(vars map[string]string) string {
+	total := map[string]int{}
+	best, bestN := "", -1
+	for _, s := range t.segs {
+		if s.isVar {
+			total[s.text] += len(vars[s.text])
+			if total[s.text] > bestN {
+				best, bestN = s.text, total[s.text]
+			}
+		}
+	}
+	return best
 }
 
 // undefined explains where to define a missing variable.

@@ -40,6 +40,18 @@ type workerRequest struct {
 	Overlays  string        `json:"overlays"`
 	Namespace string        `json:"namespace"`
 	Options   workerOptions `json:"options"`
+	// Variant is set for a variant build (see Renderer.build): the
+	// cluster's values are substituted in every file the build reads.
+	Variant *workerVariant `json:"variant,omitempty"`
+}
+
+// workerVariant is what a variant build substitutes: the parts of
+// variantInput a build reads (the parent keeps the plan itself).
+type workerVariant struct {
+	Cluster string               `json:"cluster"`
+	Vars    map[string]string    `json:"vars"`
+	Roles   map[string]inputRole `json:"roles,omitempty"`
+	Names   []string             `json:"names,omitempty"`
 }
 
 // workerOptions are the Options a build in a worker runs under.
@@ -56,12 +68,19 @@ type workerOptions struct {
 
 // workerResponse is the outcome of one build in a worker.
 type workerResponse struct {
-	Objects       []workerObject `json:"objects,omitempty"`
-	Size          int64          `json:"size"`
-	Probes        []workerProbe  `json:"probes,omitempty"`
-	Uncacheable   bool           `json:"uncacheable,omitempty"`
-	RootDependent bool           `json:"rootDependent,omitempty"`
-	Err           *workerError   `json:"err,omitempty"`
+	Objects []workerObject `json:"objects,omitempty"`
+	// Variables are the variables the objects reference, or, when the
+	// objects carry no template (a variant build, or a build whose
+	// targets need one), the variables of the inputs.
+	Variables []string `json:"variables,omitempty"`
+	// Inputs is the plan of the build's inputs (inputPlan); not sent for a
+	// variant build, whose plan the parent has.
+	Inputs        *workerPlan   `json:"inputs,omitempty"`
+	Size          int64         `json:"size"`
+	Probes        []workerProbe `json:"probes,omitempty"`
+	Uncacheable   bool          `json:"uncacheable,omitempty"`
+	RootDependent bool          `json:"rootDependent,omitempty"`
+	Err           *workerError  `json:"err,omitempty"`
 	// Transient is set when the build did not run to its end for a
 	// reason that another run may not repeat.
 	Transient string `json:"transient,omitempty"`
@@ -71,6 +90,46 @@ type workerObject struct {
 	YAML []byte `json:"yaml"`
 	// Text is kyaml's text of the object, when it holds "${".
 	Text string `json:"text,omitempty"`
+}
+
+// workerPlan is an inputPlan on the wire.
+type workerPlan struct {
+	Variant bool                 `json:"variant,omitempty"`
+	Why     string               `json:"why,omitempty"`
+	Files   []workerInput        `json:"files,omitempty"`
+	Roles   map[string]inputRole `json:"roles,omitempty"`
+	Names   []string             `json:"names,omitempty"`
+}
+
+// workerInput is an inputFile on the wire; its template is sent parsed,
+// not as the file's text, which the worker does not keep.
+type workerInput struct {
+	Name   string         `json:"name"`
+	Tmpl   workerTemplate `json:"tmpl"`
+	Size   int            `json:"size"`
+	Seq    bool           `json:"seq,omitempty"`
+	Quoted []string       `json:"quoted,omitempty"`
+	Plain  []string       `json:"plain,omitempty"`
+}
+
+// workerTemplate is a template on the wire.
+type workerTemplate struct {
+	Segs  []workerSegment    `json:"segs,omitempty"`
+	Names []string           `json:"names,omitempty"`
+	Err   *workerVariableErr `json:"err,omitempty"`
+}
+
+type workerSegment struct {
+	Text  string `json:"t"`
+	IsVar bool   `json:"v,omitempty"`
+}
+
+// workerVariableErr is a *VariableError on the wire.
+type workerVariableErr struct {
+	Variable string `json:"variable"`
+	Offset   int    `json:"offset"`
+	Kind     int    `json:"kind"`
+	Msg      string `json:"msg"`
 }
 
 type workerProbe struct {
@@ -83,27 +142,55 @@ type workerError struct {
 	Kind int    `json:"kind"`
 	Msg  string `json:"msg"`
 	File string `json:"file,omitempty"`
+	// Variable is the *VariableError the error wraps, if any.
+	Variable *workerVariableErr `json:"variable,omitempty"`
 }
 
 // errorKinds are the kinds a build error keeps across the worker boundary;
 // the index is the wire value.
 var errorKinds = []error{ErrBuild, ErrInvalidTarget, ErrOutsideRoot, ErrRemoteBase, ErrPluginNotAllowed,
 	ErrHelmNotAllowed, ErrUnsupportedField, ErrFileTooLarge, ErrTooManyFiles, ErrOutputTooLarge,
-	ErrKustomizationCycle, ErrLimitExceeded}
+	ErrKustomizationCycle, ErrLimitExceeded, ErrInvalidVariable, ErrUndefinedVariable, ErrVariableStructure}
 
-func encodeError(err error) *workerError {
-	we := &workerError{Msg: err.Error()}
+// errorKind returns the wire value of err's kind (ErrBuild's when none).
+func errorKind(err error) int {
 	for i, k := range errorKinds {
 		if errors.Is(err, k) {
-			we.Kind = i
-			break
+			return i
 		}
 	}
+	return 0
+}
+
+func encodeError(err error) *workerError {
+	we := &workerError{Msg: err.Error(), Kind: errorKind(err)}
 	var r *reason
 	if errors.As(err, &r) {
 		we.File = r.file
 	}
+	var ve *VariableError
+	if errors.As(err, &ve) {
+		we.Variable = encodeVariableError(ve)
+	}
 	return we
+}
+
+func encodeVariableError(ve *VariableError) *workerVariableErr {
+	if ve == nil {
+		return nil
+	}
+	return &workerVariableErr{Variable: ve.Variable, Offset: ve.Offset, Kind: errorKind(ve), Msg: ve.msg}
+}
+
+func (w *workerVariableErr) decode() *VariableError {
+	if w == nil {
+		return nil
+	}
+	kind := ErrInvalidVariable
+	if w.Kind >= 0 && w.Kind < len(errorKinds) {
+		kind = errorKinds[w.Kind]
+	}
+	return &VariableError{Variable: w.Variable, Offset: w.Offset, kind: kind, msg: w.Msg}
 }
 
 func (we *workerError) decode() error {
@@ -111,7 +198,77 @@ func (we *workerError) decode() error {
 	if we.Kind >= 0 && we.Kind < len(errorKinds) {
 		kind = errorKinds[we.Kind]
 	}
-	return &reason{kind: kind, msg: we.Msg, file: we.File}
+	r := &reason{kind: kind, msg: we.Msg, file: we.File}
+	if ve := we.Variable.decode(); ve != nil {
+		r.cause = ve
+	}
+	return r
+}
+
+func encodeTemplate(t *template) workerTemplate {
+	wt := workerTemplate{Names: t.names, Err: encodeVariableError(t.err)}
+	for _, sg := range t.segs {
+		wt.Segs = append(wt.Segs, workerSegment{Text: sg.text, IsVar: sg.isVar})
+	}
+	return wt
+}
+
+func (wt *workerTemplate) decode() *template {
+	t := &template{names: wt.Names, err: wt.Err.decode()}
+	for _, sg := range wt.Segs {
+		t.segs = append(t.segs, segment{text: sg.Text, isVar: sg.IsVar})
+	}
+	return t
+}
+
+// encodePlan puts a build's input plan on the wire.
+func encodePlan(p *inputPlan) *workerPlan {
+	if p == nil {
+		return nil
+	}
+	wp := &workerPlan{Variant: p.variant, Why: p.why, Roles: p.roles, Names: p.names}
+	for _, in := range p.files {
+		wi := workerInput{Name: in.name, Tmpl: encodeTemplate(in.tmpl), Size: in.size, Seq: in.seq}
+		wi.Quoted = slicesSorted(mapKeys(in.quoted))
+		wi.Plain = slicesSorted(mapKeys(in.plain))
+		wp.Files = append(wp.Files, wi)
+	}
+	return wp
+}
+
+// decode rebuilds the inputPlan a worker sent.
+func (wp *workerPlan) decode() *inputPlan {
+	if wp == nil {
+		return nil
+	}
+	p := &inputPlan{variant: wp.Variant, why: wp.Why, roles: wp.Roles, names: wp.Names}
+	if p.roles == nil {
+		p.roles = map[string]inputRole{}
+	}
+	for _, wi := range wp.Files {
+		in := inputFile{name: wi.Name, tmpl: wi.Tmpl.decode(), size: wi.Size, seq: wi.Seq}
+		if wi.Quoted != nil || wi.Plain != nil {
+			in.quoted, in.plain = setOf(wi.Quoted), setOf(wi.Plain)
+		}
+		p.files = append(p.files, in)
+	}
+	return p
+}
+
+func mapKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func setOf(in []string) map[string]bool {
+	m := make(map[string]bool, len(in))
+	for _, s := range in {
+		m[s] = true
+	}
+	return m
 }
 
 // ServeWorker runs build requests read from in, one JSON document each,
@@ -162,11 +319,25 @@ func serveOne(req workerRequest) *workerResponse {
 	r := New(Options{MaxFileSize: o.MaxFileSize, MaxOutputSize: o.MaxOutputSize, MaxFileReads: o.MaxFileReads,
 		MaxTotalRead: o.MaxTotalRead, MaxNestingDepth: o.MaxNestingDepth, MaxObjects: o.MaxObjects,
 		AllowRemoteBases: o.AllowRemoteBases, MaxCacheBytes: 1})
-	out, err := r.build(context.Background(), req.Root, buildKey{base: req.Base, overlays: req.Overlays, namespace: req.Namespace})
+	var v *variantInput
+	if wv := req.Variant; wv != nil {
+		roles := wv.Roles
+		if roles == nil {
+			roles = map[string]inputRole{}
+		}
+		v = &variantInput{plan: &inputPlan{variant: true, roles: roles, names: wv.Names}, cluster: wv.Cluster, vars: wv.Vars}
+		if v.vars == nil {
+			v.vars = map[string]string{}
+		}
+	}
+	out, err := r.build(context.Background(), req.Root, buildKey{base: req.Base, overlays: req.Overlays, namespace: req.Namespace}, v)
 	if err != nil {
 		return &workerResponse{Transient: err.Error()}
 	}
-	resp := &workerResponse{Size: out.size, Uncacheable: out.uncacheable, RootDependent: out.rootDependent}
+	resp := &workerResponse{Size: out.size, Uncacheable: out.uncacheable, RootDependent: out.rootDependent, Variables: out.variables}
+	if v == nil {
+		resp.Inputs = encodePlan(out.inputs)
+	}
 	for _, p := range out.probes {
 		resp.Probes = append(resp.Probes, workerProbe{Op: p.op, Path: p.path, FP: p.fp})
 	}
@@ -175,7 +346,7 @@ func serveOne(req workerRequest) *workerResponse {
 		return resp
 	}
 	for _, bo := range out.objects {
-		resp.Objects = append(resp.Objects, workerObject{YAML: bo.yaml, Text: bo.text})
+		resp.Objects = append(resp.Objects, workerObject{YAML: bo.yaml, Text: string(bo.src)})
 	}
 	return resp
 }
@@ -280,7 +451,8 @@ func (w *worker) kill() {
 // buildIsolated runs build in a worker process, under Options.MaxBuildTime
 // and Options.MaxWorkerMemory: a build that goes over either is killed and
 // reported as ErrLimitExceeded, and the caller is unharmed.
-func (r *Renderer) buildIsolated(ctx context.Context, root string, key buildKey) (*buildOutcome, error) {
+// A variant build (v set) runs in a worker too, with the cluster's values.
+func (r *Renderer) buildIsolated(ctx context.Context, root string, key buildKey, v *variantInput) (*buildOutcome, error) {
 	start := time.Now()
 	defer func() {
 		r.counters.builds.Add(1)
@@ -291,16 +463,26 @@ func (r *Renderer) buildIsolated(ctx context.Context, root string, key buildKey)
 		MaxFileSize: o.MaxFileSize, MaxOutputSize: o.MaxOutputSize, MaxFileReads: o.MaxFileReads, MaxTotalRead: o.MaxTotalRead,
 		MaxNestingDepth: o.MaxNestingDepth, MaxObjects: o.MaxObjects, MaxWorkerMemory: o.MaxWorkerMemory,
 		AllowRemoteBases: o.AllowRemoteBases}}
+	what := describeKey(key)
+	if v != nil {
+		req.Variant = &workerVariant{Cluster: v.cluster, Vars: v.vars, Roles: v.plan.roles, Names: v.plan.names}
+		what += " for cluster " + v.cluster
+	}
 	for fresh := false; ; fresh = true {
 		w, reused, err := r.workers.get(o.WorkerCommand, fresh)
 		if err != nil {
 			return nil, err
 		}
-		out, died, err := r.runOn(ctx, w, req, describeKey(key))
+		out, died, err := r.runOn(ctx, w, req, what)
 		if died && reused {
 			// A reused worker may have died while idle, or carry the
 			// memory of earlier builds: give the build a fresh one.
 			continue
+		}
+		if v != nil && out != nil && out.err == nil {
+			// As Renderer.build: a variant build's plan is the one of
+			// the build it is a variant of.
+			out.inputs = v.plan
 		}
 		return out, err
 	}
@@ -375,7 +557,8 @@ func describeKey(key buildKey) string {
 
 // outcomeFromWorker rebuilds a build's outcome from a worker's response.
 func outcomeFromWorker(resp *workerResponse) (*buildOutcome, error) {
-	out := &buildOutcome{size: resp.Size, uncacheable: resp.Uncacheable, rootDependent: resp.RootDependent}
+	out := &buildOutcome{size: resp.Size, uncacheable: resp.Uncacheable, rootDependent: resp.RootDependent,
+		variables: resp.Variables, inputs: resp.Inputs.decode()}
 	for _, p := range resp.Probes {
 		out.probes = append(out.probes, probe{op: p.Op, path: p.Path, fp: p.FP})
 	}
@@ -387,9 +570,6 @@ func outcomeFromWorker(resp *workerResponse) (*buildOutcome, error) {
 		bo, err := objectFromWorker(wo)
 		if err != nil {
 			return nil, fmt.Errorf("reading the render worker's object: %w", err)
-		}
-		if bo.tmpl != nil {
-			out.variables = appendUnique(out.variables, bo.tmpl.names...)
 		}
 		out.objects = append(out.objects, bo)
 	}
@@ -407,11 +587,12 @@ func objectFromWorker(wo workerObject) (builtObject, error) {
 	if err := obj.UnmarshalJSON(js); err != nil {
 		return builtObject{}, err
 	}
-	bo := builtObject{yaml: wo.YAML, obj: obj, id: objectID(obj), text: wo.Text}
+	bo := builtObject{yaml: wo.YAML, obj: obj, id: objectID(obj)}
 	if wo.Text == "" {
 		return bo, nil
 	}
-	bo.tmpl = parseTemplate([]byte(wo.Text))
+	bo.src = []byte(wo.Text)
+	bo.tmpl = parseTemplate(bo.src)
 	if bo.tmpl.err == nil {
 		rn, err := kyaml.Parse(wo.Text)
 		if err != nil {

@@ -56,8 +56,8 @@ func (f *Fetcher) Fetch(ctx context.Context, spec FetchSpec) (*Snapshot, error) 
 		spec.MaxSize = f.opts.maxSize
 	}
 
-	r := f.entry(spec.URL)
-	if err := r.lock.lock(ctx); err != nil {
+	r, err := f.lockedEntry(ctx, spec.URL)
+	if err != nil {
 		return fail(err)
 	}
 	defer r.lock.unlock()

@@ -113,16 +113,42 @@ func (f *Fetcher) Repository(url string) (*Repository, error) {
 	return f.entry(url), nil
 }
 
-// Remove deletes the cache of url (for a repository no longer synced).
-// Snapshots already handed out lose their files.
+// Remove deletes the cache of url (for a repository no longer synced): its
+// folder on disk and its entry in memory. It waits for a fetch of url in
+// progress. Snapshots already handed out lose their files.
 func (f *Fetcher) Remove(ctx context.Context, url string) error {
-	r := f.entry(url)
-	if err := r.lock.lock(ctx); err != nil {
-		return fmt.Errorf("remove cache of %s: %w", r.name, err)
+	r, err := f.lockedEntry(ctx, url)
+	if err != nil {
+		return fmt.Errorf("remove cache of %s: %w", RedactURL(url), err)
 	}
 	defer r.lock.unlock()
+	// Under r's lock: a fetch waiting for it finds the entry gone and
+	// starts over with a new one, after the folder is removed.
+	f.mu.Lock()
+	delete(f.repos, cacheKey(url))
+	f.mu.Unlock()
 	if err := os.RemoveAll(f.RepositoryDir(url)); err != nil {
 		return fmt.Errorf("remove cache of %s: %w", r.name, err)
 	}
 	return nil
+}
+
+// lockedEntry returns the Repository value of url with its lock held. An
+// entry that Remove dropped while the caller waited for its lock is not
+// used: the caller gets the current one.
+func (f *Fetcher) lockedEntry(ctx context.Context, url string) (*Repository, error) {
+	key := cacheKey(url)
+	for {
+		r := f.entry(url)
+		if err := r.lock.lock(ctx); err != nil {
+			return nil, err
+		}
+		f.mu.Lock()
+		current := f.repos[key] == r
+		f.mu.Unlock()
+		if current {
+			return r, nil
+		}
+		r.lock.unlock()
+	}
 }

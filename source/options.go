@@ -39,16 +39,6 @@ func WithKeepTrees(n int) Option {
 	}
 }
 
-// WithMaxSize sets the default size cap in bytes, used when a FetchSpec has
-// no MaxSize and by ExtractRevision. Values below 1 are ignored.
-func WithMaxSize(n int64) Option {
-	return func(o *options) {
-		if n >= 1 {
-			o.maxSize = n
-		}
-	}
-}
-
 func newOptions(opts []Option) options {
 	o := options{keepTrees: DefaultKeepTrees, maxSize: DefaultMaxSize}
 	for _, fn := range opts {

@@ -36,7 +36,7 @@ type Repository struct {
 
 // OpenLocal opens a local Git repository (a work tree, any directory below
 // it, or a bare repository) for ExtractRevision. Extracted trees go to a new
-// temporary directory that Close removes. Options: WithMaxSize, WithKeepTrees.
+// temporary directory that Close removes. Options: WithKeepTrees.
 func OpenLocal(dir string, opts ...Option) (*Repository, error) {
 	o := newOptions(opts)
 	abs, err := filepath.Abs(dir)

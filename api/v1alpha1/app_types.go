@@ -46,6 +46,16 @@ type AppSpec struct {
 	// Defaults to true.
 	// +optional
 	Prune *bool `json:"prune,omitempty"`
+
+	// AdoptExisting lets the app take over objects that already exist on a
+	// cluster without any Flotilla owner labels (for example made by hand
+	// or by another tool). Without it, such an object is refused unless
+	// its manifest carries the annotation flotilla.dev/adopt: "true".
+	// Adopted objects are released, not deleted, when the app stops
+	// rendering them. Objects owned by another Flotilla app are never
+	// taken over. Defaults to false.
+	// +optional
+	AdoptExisting bool `json:"adoptExisting,omitempty"`
 }
 
 // Placement selects clusters for an app. A cluster is a candidate when it
@@ -173,21 +183,6 @@ type Overlay struct {
 	ClusterNames []string `json:"clusterNames,omitempty"`
 }
 
-// RolloutSpec controls how a new revision reaches the clusters.
-// Reserved: the fields are accepted and validated, and a later release acts
-// on them.
-type RolloutSpec struct {
-	// Canary names clusters that receive a new revision first; the others
-	// wait until every canary is Ready.
-	// +optional
-	Canary []string `json:"canary,omitempty"`
-	// MaxUnavailable caps how many clusters may be not Ready at once while
-	// a revision rolls out. Defaults to no cap.
-	// +optional
-	// +kubebuilder:validation:Minimum=1
-	MaxUnavailable *int32 `json:"maxUnavailable,omitempty"`
-}
-
 // ClusterFailure is one cluster on which an app is not Ready, and why.
 type ClusterFailure struct {
 	// Cluster name.
@@ -225,6 +220,10 @@ type AppStatus struct {
 	// Failures lists the clusters where the app is not Ready, and why.
 	// +optional
 	Failures []ClusterFailure `json:"failures,omitempty"`
+	// Rollout is the state of the app's rollout, for apps with
+	// spec.rollout.
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 }
 
 // App is one application of the fleet: declared in Git as
@@ -239,6 +238,9 @@ type AppStatus struct {
 // +kubebuilder:printcolumn:name="Healthy",type=integer,JSONPath=`.status.healthy`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.revision`
+// +kubebuilder:printcolumn:name="Rollout",type=string,JSONPath=`.status.rollout.phase`
+// +kubebuilder:printcolumn:name="Stage",type=string,JSONPath=`.status.rollout.stageName`
+// +kubebuilder:printcolumn:name="Updated",type=string,JSONPath=`.status.rollout.progress`
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type App struct {

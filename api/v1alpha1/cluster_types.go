@@ -60,8 +60,16 @@ type ClusterSpec struct {
 	// +optional
 	Access ClusterAccess `json:"access,omitempty"`
 
+	// UpdateWindows are the periods in which a new revision of any app may
+	// start on this cluster. Outside them the cluster keeps what it runs
+	// (still drift-corrected) and is reported as deferred. No windows: any
+	// time.
+	// +optional
+	UpdateWindows []UpdateWindow `json:"updateWindows,omitempty"`
+
 	// PruneOnRemoval, when true, deletes everything Flotilla applied to this
-	// cluster once its cluster file is removed from Git. By default the
+	// cluster when it leaves the fleet: its cluster file is removed from Git or
+	// its FleetRepository is deleted. By default the
 	// objects are left in place and the cluster is simply no longer managed.
 	// +optional
 	PruneOnRemoval bool `json:"pruneOnRemoval,omitempty"`
@@ -82,6 +90,15 @@ type ClusterCapacity struct {
 	GPU *resource.Quantity `json:"gpu,omitempty"`
 }
 
+// ClusterHold is a hold a site set on itself.
+type ClusterHold struct {
+	// Since is when the hub first saw the hold.
+	Since metav1.Time `json:"since"`
+	// Reason is the hold's message (the ConfigMap's data.reason), if any.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+}
+
 // ClusterStatus is what the hub observes about a cluster.
 type ClusterStatus struct {
 	// ObservedGeneration is the generation last acted on.
@@ -99,6 +116,11 @@ type ClusterStatus struct {
 	// Capacity is the allocatable capacity of the cluster's nodes.
 	// +optional
 	Capacity *ClusterCapacity `json:"capacity,omitempty"`
+	// Hold is set while the site holds new revisions (the ConfigMap
+	// flotilla-hold in namespace flotilla-system on the cluster, read with
+	// each heartbeat).
+	// +optional
+	Hold *ClusterHold `json:"hold,omitempty"`
 	// AppsTotal is the number of apps placed on this cluster.
 	// +optional
 	AppsTotal int32 `json:"appsTotal,omitempty"`

@@ -20,6 +20,11 @@ type ClusterSyncSpec struct {
 	// DependsOn lists the apps that must be Ready on this cluster first.
 	// +optional
 	DependsOn []string `json:"dependsOn,omitempty"`
+	// Rollout is set for apps with spec.rollout: the revision the app's
+	// rollout released to this cluster. Without it the cluster follows the
+	// repository's latest revision.
+	// +optional
+	Rollout *SyncRollout `json:"rollout,omitempty"`
 }
 
 // ObjectRef identifies one applied object in an inventory.
@@ -28,6 +33,13 @@ type ObjectRef struct {
 	ID string `json:"id"`
 	// Version is the API version the object was applied with.
 	Version string `json:"v"`
+	// Adopted is true when the object existed before Flotilla applied it
+	// and was taken over by opt-in (the flotilla.dev/adopt annotation or
+	// the app's spec.adoptExisting). When the app stops rendering it, an
+	// adopted object is released (Flotilla's labels and field ownership
+	// are removed) instead of deleted.
+	// +optional
+	Adopted bool `json:"adopted,omitempty"`
 }
 
 // ClusterSyncStatus is the observed state of one app on one cluster.
@@ -43,6 +55,10 @@ type ClusterSyncStatus struct {
 	// advances it without calling the cluster.
 	// +optional
 	AppliedRevision string `json:"appliedRevision,omitempty"`
+	// LastReadyRevision is the newest revision that was applied and Ready
+	// here: what a rollback returns to.
+	// +optional
+	LastReadyRevision string `json:"lastReadyRevision,omitempty"`
 	// AppliedDigest is the digest of the manifests last applied.
 	// +optional
 	AppliedDigest string `json:"appliedDigest,omitempty"`

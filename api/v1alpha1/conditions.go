@@ -39,6 +39,9 @@ const (
 	ReasonPullMode = "PullMode"
 	// ReasonSuspended: syncing is suspended.
 	ReasonSuspended = "Suspended"
+	// ReasonRolloutWaiting: the app's rollout has not released a revision
+	// to this cluster yet.
+	ReasonRolloutWaiting = "RolloutWaiting"
 	// ReasonDriftCorrected: objects changed by hand were restored.
 	ReasonDriftCorrected = "DriftCorrected"
 )
@@ -57,6 +60,24 @@ const (
 	LabelRepository = "flotilla.dev/repository"
 	// LabelRepositoryNamespace names the FleetRepository's namespace.
 	LabelRepositoryNamespace = "flotilla.dev/repository-namespace"
+	// AnnotationRolloutApprove, set to a new value on an App, approves the
+	// stage its rollout waits at (`flotilla rollout approve`).
+	AnnotationRolloutApprove = "flotilla.dev/rollout-approve"
+	// AnnotationRolloutResume, set to a new value on an App, resumes a
+	// halted, rolled-back or aborted rollout, or ends a pause early.
+	AnnotationRolloutResume = "flotilla.dev/rollout-resume"
+	// AnnotationRolloutAbort, set to a new value on an App, aborts its
+	// rollout.
+	AnnotationRolloutAbort = "flotilla.dev/rollout-abort"
+	// HoldNamespace and HoldConfigMap name the ConfigMap that, present on a
+	// member cluster, holds new revisions there (a site hold).
+	HoldNamespace = "flotilla-system"
+	// HoldConfigMap is the name of the hold ConfigMap.
+	HoldConfigMap = "flotilla-hold"
 	// FieldManager is the server-side apply field manager.
 	FieldManager = "flotilla"
+	// AnnotationAdopt, set to "true" on an object in Git, lets the app take
+	// over that object when it already exists on a cluster without Flotilla
+	// owner labels. Flotilla does not apply the annotation itself.
+	AnnotationAdopt = "flotilla.dev/adopt"
 )

@@ -6,10 +6,11 @@ import (
 	"sync"
 )
 
-// Cache holds one Client per cluster, keyed by cluster name. A Client is
-// rebuilt when the kubeconfig bytes for its cluster change (compared by
-// SHA-256), so rotating a Secret takes effect on the next Get. Cache is safe
-// for concurrent use.
+// Cache holds one Client per cluster, keyed by a name the caller chooses
+// (the hub controller uses <namespace>/<cluster>). A Client is rebuilt
+// when the kubeconfig bytes for its cluster change (compared by SHA-256),
+// so rotating a Secret takes effect on the next Get. Cache is safe for
+// concurrent use.
 type Cache struct {
 	opts Options
 
@@ -55,8 +56,10 @@ func (c *Cache) Get(cluster string, src KubeconfigSource, kubeconfig []byte) (*C
 	return cl, nil
 }
 
-// Forget drops the cluster's Client, for example when the cluster is no
-// longer part of the fleet.
+// Forget drops the cluster's Client and closes its idle connections. The
+// hub controller calls it when a Cluster is deleted from the hub and when
+// the cluster's kubeconfig can no longer be read, so the Cache holds
+// clients only for clusters that exist.
 func (c *Cache) Forget(cluster string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -24,7 +24,6 @@ import (
 // keeps working for CRDs installed after it was built.
 type Client struct {
 	name       string
-	config     *rest.Config
 	httpClient *http.Client
 	client     client.Client
 	mapper     meta.RESTMapper
@@ -58,7 +57,6 @@ func New(name string, cfg *rest.Config, opts Options) (*Client, error) {
 	}
 	return &Client{
 		name:       name,
-		config:     cfg,
 		httpClient: httpClient,
 		client:     c,
 		mapper:     mapper,
@@ -80,9 +78,6 @@ func (c *Client) RESTMapper() meta.RESTMapper { return c.mapper }
 // Poller is a kstatus poller for the cluster, as github.com/fluxcd/pkg/ssa
 // needs for its wait functions.
 func (c *Client) Poller() *polling.StatusPoller { return c.poller }
-
-// RESTConfig returns a copy of the REST config the client uses.
-func (c *Client) RESTConfig() *rest.Config { return rest.CopyConfig(c.config) }
 
 // ServerVersion asks the cluster for its version, honouring ctx.
 func (c *Client) ServerVersion(ctx context.Context) (*version.Info, error) {

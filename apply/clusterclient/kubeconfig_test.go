@@ -121,3 +121,56 @@ func TestRESTConfigFromKubeconfigNamesTheSecretOnBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestRESTConfigFromKubeconfigRefusesCertificateAuthorityFile(t *testing.T) {
+	data := []byte(`apiVersion: v1
+kind: Config
+clusters:
+- name: edge-1
+  cluster:
+    server: https://edge-1.example.com:6443
+    certificate-authority: /etc/kubernetes/pki/ca.crt
+contexts:
+- name: edge-1
+  context: {cluster: edge-1, user: admin}
+current-context: edge-1
+users:
+- name: admin
+  user: {token: abc123}
+`)
+	_, err := RESTConfigFromKubeconfig(data, testSource, Options{AllowExec: true})
+	if err == nil || !strings.Contains(err.Error(), "references a file on the controller's filesystem (cluster edge-1 certificate-authority: /etc/kubernetes/pki/ca.crt)") {
+		t.Fatalf("err = %v, want the certificate-authority file refused", err)
+	}
+	var rerr *KubeconfigRefusedError
+	if !errors.As(err, &rerr) {
+		t.Errorf("err = %#v, want a *KubeconfigRefusedError", err)
+	}
+}
+
+// TestRESTConfigFromKubeconfigRefusesPluginsOfUnusedUsers checks that a
+// plugin is refused even in a user the current context does not name: a
+// kubeconfig is refused as a whole, not only the part in use today.
+func TestRESTConfigFromKubeconfigRefusesPluginsOfUnusedUsers(t *testing.T) {
+	data := []byte(`apiVersion: v1
+kind: Config
+clusters:
+- name: edge-1
+  cluster: {server: https://edge-1.example.com:6443}
+contexts:
+- name: edge-1
+  context: {cluster: edge-1, user: admin}
+current-context: edge-1
+users:
+- name: admin
+  user: {token: abc123}
+- name: spare
+  user:
+    exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: [-c, "id"], interactiveMode: Never}
+`)
+	_, err := RESTConfigFromKubeconfig(data, testSource, Options{})
+	var rerr *KubeconfigRefusedError
+	if !errors.As(err, &rerr) || rerr.Plugin != "exec" || rerr.User != "spare" || rerr.Command != "/bin/sh" {
+		t.Fatalf("err = %v, want the exec plugin of user spare refused", err)
+	}
+}

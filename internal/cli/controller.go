@@ -62,6 +62,9 @@ placed on with server-side apply, prunes, corrects drift and reports status.`,
 	f.DurationVar(&opts.Controllers.ClusterBackoffMax, "cluster-backoff-max", def.ClusterBackoffMax, "longest wait before retrying an unreachable cluster")
 	f.IntVar(&opts.Controllers.SyncWorkers, "sync-workers", def.SyncWorkers, "ClusterSyncs processed at once across all clusters")
 	f.IntVar(&opts.Controllers.PerClusterConcurrency, "per-cluster-concurrency", def.PerClusterConcurrency, "ClusterSyncs processed at once on one cluster")
+	f.IntVar(&opts.Controllers.FleetLimits.Clusters, "max-clusters", def.FleetLimits.Clusters, "refuse a fleet repository with more cluster files")
+	f.IntVar(&opts.Controllers.FleetLimits.Apps, "max-apps", def.FleetLimits.Apps, "refuse a fleet repository with more app folders")
+	f.IntVar(&opts.Controllers.FleetLimits.Targets, "max-targets", def.FleetLimits.Targets, "refuse a fleet repository that places more (app, cluster) pairs")
 	f.BoolVar(&opts.Controllers.AllowKubeconfigExec, "allow-kubeconfig-exec", false, "allow member kubeconfigs that run exec credential plugins")
 	// Render limits (docs/hub.md, "Render limits").
 	ro := &opts.Controllers.Render

@@ -67,6 +67,7 @@ printed).`,
 	fl.StringVar(&f.base, "base", "", "revision to compare from: branch, tag, commit or expression such as origin/main or HEAD~1 (required)")
 	fl.StringVar(&f.head, "head", f.head, "revision to compare to")
 	fl.StringVar(&f.format, "format", f.format, "output format: text, markdown or json")
+	addLimitFlags(fl)
 	return cmd
 }
 
@@ -79,7 +80,7 @@ func runDiff(cmd *cobra.Command, f diffFlags) error {
 	if f.base == "" || f.head == "" {
 		return usageErrorf("diff: set --base and --head to the two revisions to compare")
 	}
-	report, err := diffRevisions(cmd.Context(), cmd.ErrOrStderr(), f.repo, f.base, f.head, newRenderer())
+	report, err := diffRevisions(cmd.Context(), cmd.ErrOrStderr(), f.repo, f.base, f.head, newRenderer(), pipeline.WithLimits(limitsFromFlags(cmd)))
 	if err != nil {
 		return err
 	}
@@ -106,7 +107,7 @@ func runDiff(cmd *cobra.Command, f diffFlags) error {
 // are the same at both revisions run once), and compares them. A fleet
 // that is invalid at the head is an exit-2 error, its errors printed to
 // errOut; one invalid at the base is compared as far as it renders.
-func diffRevisions(ctx context.Context, errOut io.Writer, repoDir, baseRev, headRev string, r *render.Renderer) (*fleetdiff.Report, error) {
+func diffRevisions(ctx context.Context, errOut io.Writer, repoDir, baseRev, headRev string, r *render.Renderer, opts ...pipeline.Option) (*fleetdiff.Report, error) {
 	fail := func(err error) error { return &ExitError{Code: exitUsage, Err: err} }
 	repo, err := source.OpenLocal(repoDir)
 	if err != nil {
@@ -132,7 +133,7 @@ func diffRevisions(ctx context.Context, errOut io.Writer, repoDir, baseRev, head
 	}
 	defer headSnap.Release()
 
-	base, err := pipeline.Run(ctx, filepath.Join(baseSnap.Dir, sub), r)
+	base, err := pipeline.Run(ctx, filepath.Join(baseSnap.Dir, sub), r, opts...)
 	var baseState *fleetdiff.State
 	switch {
 	case errors.Is(err, pipeline.ErrUnreadable):
@@ -144,7 +145,7 @@ func diffRevisions(ctx context.Context, errOut io.Writer, repoDir, baseRev, head
 	default:
 		baseState = fleetdiff.FromOutput(base)
 	}
-	head, err := pipeline.Run(ctx, filepath.Join(headSnap.Dir, sub), r)
+	head, err := pipeline.Run(ctx, filepath.Join(headSnap.Dir, sub), r, opts...)
 	if err != nil {
 		return nil, fail(fmt.Errorf("diff: head revision %s: %w", headRev, err))
 	}

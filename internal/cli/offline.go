@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/flotilla-gitops/flotilla/fleet"
 	"github.com/flotilla-gitops/flotilla/internal/pipeline"
@@ -32,7 +33,7 @@ func usageErrorf(format string, args ...any) error {
 // loadFleet runs the offline pipeline on the fleet repository at repo. An
 // unreadable repository is a usage error.
 func loadFleet(cmd *cobra.Command, repo string, r *render.Renderer) (*pipeline.Output, error) {
-	out, err := pipeline.Run(cmd.Context(), repo, r)
+	out, err := pipeline.Run(cmd.Context(), repo, r, pipeline.WithLimits(limitsFromFlags(cmd)))
 	if errors.Is(err, pipeline.ErrUnreadable) {
 		return nil, &ExitError{Code: exitUsage, Err: fmt.Errorf("%w; pass --repo with the folder that holds clusters/ and apps/", err)}
 	}
@@ -40,6 +41,31 @@ func loadFleet(cmd *cobra.Command, repo string, r *render.Renderer) (*pipeline.O
 		return nil, &ExitError{Code: exitUsage, Err: err}
 	}
 	return out, nil
+}
+
+// Flags of the fleet size limits.
+const (
+	flagMaxClusters = "max-clusters"
+	flagMaxApps     = "max-apps"
+	flagMaxTargets  = "max-targets"
+)
+
+// addLimitFlags adds --max-clusters, --max-apps and --max-targets (see
+// fleet.Limits) to a command that loads a fleet.
+func addLimitFlags(fl *pflag.FlagSet) {
+	fl.Int(flagMaxClusters, fleet.DefaultMaxClusters, "refuse a fleet repository with more cluster files")
+	fl.Int(flagMaxApps, fleet.DefaultMaxApps, "refuse a fleet repository with more app folders")
+	fl.Int(flagMaxTargets, fleet.DefaultMaxTargets, "refuse a fleet repository that places more (app, cluster) pairs")
+}
+
+// limitsFromFlags reads the limit flags of cmd; a command without them
+// gets the defaults.
+func limitsFromFlags(cmd *cobra.Command) fleet.Limits {
+	get := func(name string) int {
+		n, _ := cmd.Flags().GetInt(name) // 0 (the default) when not defined
+		return n
+	}
+	return fleet.Limits{Clusters: get(flagMaxClusters), Apps: get(flagMaxApps), Targets: get(flagMaxTargets)}
 }
 
 // newRenderer returns the renderer of one command run.

@@ -27,6 +27,7 @@ errors, 2 on a usage error (bad flag, unreadable folder).`,
 		},
 	}
 	cmd.Flags().StringVar(&repo, "repo", repo, "folder of the fleet repository (holding clusters/ and apps/)")
+	addLimitFlags(cmd.Flags())
 	return cmd
 }
 

@@ -190,3 +190,23 @@ func TestValidateUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// The fleet size limits are flags of validate, render and diff; over one,
+// the error names the limit, the count and the flag.
+func TestOfflineCommandsEnforceTheFleetLimitFlags(t *testing.T) {
+	code, out, errOut := runCLI(t, "validate", "--repo", exampleFleet, "--max-clusters", "4")
+	if code != 1 || !strings.Contains(out, "clusters: too many clusters: 5 cluster files, over the limit of 4") || !strings.Contains(out, "--max-clusters") {
+		t.Fatalf("validate --max-clusters 4: exit code %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "validate", "--repo", exampleFleet, "--max-clusters", "5", "--max-apps", "7", "--max-targets", "20"); code != 0 {
+		t.Fatalf("validate at the limits: exit code %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "render", "--repo", exampleFleet, "--cluster", "central", "--max-targets", "19")
+	if code != 1 || !strings.Contains(out+errOut, "too many targets") || !strings.Contains(out+errOut, "--max-targets") {
+		t.Fatalf("render --max-targets 19: exit code %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "render", "--repo", exampleFleet, "--cluster", "central", "--max-apps", "6")
+	if code != 1 || !strings.Contains(out+errOut, "too many apps: 7 app folders, over the limit of 6") {
+		t.Fatalf("render --max-apps 6: exit code %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}

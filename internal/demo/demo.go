@@ -289,9 +289,6 @@ func (d *Demo) Hub() *testenv.Cluster { return d.hub }
 // Member returns a member cluster by name, or nil.
 func (d *Demo) Member(name string) *testenv.Cluster { return d.members[name] }
 
-// MemberNames returns the member clusters' names, sorted.
-func (d *Demo) MemberNames() []string { return append([]string(nil), d.names...) }
-
 // Repository returns the Git repository the FleetRepository syncs.
 func (d *Demo) Repository() *testenv.GitRepository { return d.repo }
 

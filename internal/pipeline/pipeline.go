@@ -24,14 +24,20 @@ type options struct {
 	onlyIfValid bool
 }
 
-// WithLoadOptions passes options to fleet.Load.
-func WithLoadOptions(opts ...fleet.Option) Option {
-	return func(o *options) { o.load = append(o.load, opts...) }
-}
-
 // WithPlacementOptions passes options to placement.Place.
 func WithPlacementOptions(opts ...placement.Option) Option {
 	return func(o *options) { o.place = append(o.place, opts...) }
+}
+
+// WithLimits caps the clusters, apps and targets of the fleet (see
+// fleet.Limits; zero fields take the defaults, which also apply without
+// this option).
+func WithLimits(l fleet.Limits) Option {
+	l = l.WithDefaults()
+	return func(o *options) {
+		o.load = append(o.load, fleet.WithLimits(l))
+		o.place = append(o.place, placement.WithMaxTargets(l.Targets))
+	}
 }
 
 // RenderOnlyIfValid makes Run render nothing when loading or placement
@@ -53,7 +59,8 @@ var ErrUnreadable = errors.New("fleet repository unreadable")
 // errors are not rendered (their problems are already reported, and a
 // render of a half-valid app would only repeat them); Output.Skipped lists
 // them. With RenderOnlyIfValid, any load or placement error skips every
-// target.
+// target. Two apps that render the same object for one cluster are an
+// error on the second app's file.
 //
 // Run returns an error only when root cannot be read at all (wrapping
 // ErrUnreadable) or ctx is cancelled.
@@ -93,6 +100,7 @@ func Run(ctx context.Context, root string, r *render.Renderer, opts ...Option) (
 		out.renderIndex[targetKey{res.Target.App, res.Target.Cluster}] = i
 	}
 	diags = append(diags, renderDiagnostics(out.Renders)...)
+	diags = append(diags, objectConflicts(f, out.Renders)...)
 	out.Diagnostics = fleet.SortDiagnostics(diags)
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -315,12 +316,17 @@ func (c *Cluster) Running() bool {
 }
 
 // NewClient returns a controller-runtime client for the admin user. A nil
-// scheme means client-go's scheme (built-in kinds only).
+// scheme means client-go's scheme (built-in kinds only). Requests that never
+// reached the apiserver (connection refused, TLS handshake timeout) are sent
+// again until their context ends, so tests pass on a loaded machine; build a
+// client from Config to see such errors at once.
 func (c *Cluster) NewClient(scheme *runtime.Scheme) (client.Client, error) {
 	if scheme == nil {
 		scheme = clientgoscheme.Scheme
 	}
-	cl, err := client.New(c.Config(), client.Options{Scheme: scheme})
+	cfg := c.Config()
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return retryUnsent{next: rt} })
+	cl, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		return nil, fmt.Errorf("creating client for cluster %s: %w", c.name, err)
 	}

@@ -134,12 +134,18 @@ func TestClusters(t *testing.T) {
 		}
 		assertConnectionRefused(t, factoryB.Host())
 		shortCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := clients[2].Get(shortCtx, client.ObjectKeyFromObject(cm), &corev1.ConfigMap{})
+		// A client straight from Config: NewClient's would retry the refused
+		// connection until the deadline.
+		plain, err := client.New(factoryB.Config(), client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = plain.Get(shortCtx, client.ObjectKeyFromObject(cm), &corev1.ConfigMap{})
 		cancel()
 		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Errorf("Get on a stopped cluster: got %v, want connection refused", err)
 		}
-		if _, err := factoryB.Kubectl(ctx, "get", "configmap", "survives-restart", "--request-timeout=5s"); err == nil || !strings.Contains(err.Error(), "refused") {
+		if _, err := factoryB.KubectlOnce(ctx, "get", "configmap", "survives-restart", "--request-timeout=5s"); err == nil || !strings.Contains(err.Error(), "refused") {
 			t.Errorf("kubectl on a stopped cluster: got %v, want connection refused", err)
 		}
 		// The other clusters do not notice.

@@ -51,8 +51,21 @@ func gitEnv(extra ...string) []string {
 }
 
 // runGit runs the real git in dir and returns its trimmed standard output. The
-// error holds git's standard error.
+// error holds git's standard error. Transient failures (a refused connection
+// to the Git server, ...; see IsTransient) are retried until ctx ends.
 func runGit(ctx context.Context, dir string, env []string, args ...string) (string, error) {
+	var out string
+	err := Retry(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = runGitOnce(ctx, dir, env, args...)
+		return err
+	})
+	return out, err
+}
+
+// runGitOnce runs git once, bounded by gitCommandTimeout when ctx has no
+// deadline.
+func runGitOnce(ctx context.Context, dir string, env []string, args ...string) (string, error) {
 	ctx, cancel := withDefaultTimeout(ctx, gitCommandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "git", args...)

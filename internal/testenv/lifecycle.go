@@ -135,8 +135,21 @@ func (c *Cluster) Close() error {
 
 // Kubectl runs the real kubectl binary against the cluster with the admin
 // kubeconfig file and returns its standard output. On failure the error holds
-// kubectl's standard error.
+// kubectl's standard error. Transient failures (a TLS handshake timeout, a
+// refused connection, ...; see IsTransient) are retried until ctx ends, or for
+// DefaultRetryTimeout when ctx has no deadline.
 func (c *Cluster) Kubectl(ctx context.Context, args ...string) ([]byte, error) {
+	var out []byte
+	err := Retry(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = c.KubectlOnce(ctx, args...)
+		return err
+	})
+	return out, err
+}
+
+// KubectlOnce is Kubectl without retries, for asserting how kubectl fails.
+func (c *Cluster) KubectlOnce(ctx context.Context, args ...string) ([]byte, error) {
 	full := append([]string{"--kubeconfig", c.kubeconfigPath}, args...)
 	cmd := exec.CommandContext(ctx, filepath.Join(c.assets, binKubectl), full...)
 	cmd.Env = append(os.Environ(), "HOME="+filepath.Join(c.dir, "home"), "KUBECONFIG=")

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -20,12 +22,14 @@ const (
 )
 
 // ErrNotFound is returned (wrapped) by a SecretLookup when the repository
-// does not exist or has no webhook secret; the Handler answers 404.
+// does not exist or has no webhook secret. The Handler answers such requests
+// exactly like a wrong signature (401), so repository names cannot be probed.
 var ErrNotFound = errors.New("no webhook configured for this repository")
 
 // SecretLookup finds the webhook token of a repository. It returns an error
 // wrapping ErrNotFound when the repository is unknown or has no webhook
-// secret; any other error is answered with 503.
+// secret; any other error is answered with 503. The Handler caches what it
+// returns (see Handler.SecretTTL).
 type SecretLookup interface {
 	LookupSecret(ctx context.Context, namespace, repository string) ([]byte, error)
 }
@@ -39,24 +43,83 @@ func (f SecretLookupFunc) LookupSecret(ctx context.Context, namespace, repositor
 }
 
 // Handler serves POST /hooks/<namespace>/<repository>; see the package
-// documentation for the protocol.
+// documentation for the protocol. Its settings must not change once it has
+// served a request.
 type Handler struct {
 	// Secrets finds each repository's token. Required.
 	Secrets SecretLookup
-	// Trigger is called once per verified push, synchronously: it should
-	// only enqueue work (for example a reconcile request). Required.
-	Trigger func(namespace, repository string)
+	// Trigger is called once per verified push, synchronously, with the
+	// request's context: it should only enqueue work (for example set a
+	// reconcile request). An error is answered with 503, so the sender
+	// retries. Required.
+	Trigger func(ctx context.Context, namespace, repository string) error
 	// SkipRef, when set, is asked about the ref of a verified GitHub or
 	// GitLab push; true answers 200 without triggering. The controller
 	// uses it to ignore pushes to the status branch.
 	SkipRef func(ctx context.Context, namespace, repository, ref string) bool
 	// MaxBodyBytes caps the body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// SecretTTL is how long a token read through Secrets is reused; 0 means
+	// DefaultSecretTTL.
+	SecretTTL time.Duration
+	// SecretRefreshAfter is the age after which a cached token is read
+	// again when a request fails verification; 0 means
+	// DefaultSecretRefreshAfter.
+	SecretRefreshAfter time.Duration
+	// RatePerSecond and RateBurst set the token bucket of each source
+	// address; 0 means DefaultRatePerSecond and DefaultRateBurst, a negative
+	// RatePerSecond disables the limit.
+	RatePerSecond float64
+	RateBurst     int
+	// ReplayWindow is how long delivery ids and signatures are remembered
+	// and how far X-Flotilla-Timestamp may be off; 0 means
+	// DefaultReplayWindow.
+	ReplayWindow time.Duration
+	// Now returns the current time; nil means time.Now. Tests set it.
+	Now func() time.Time
+
+	init    sync.Once
+	now     func() time.Time
+	window  time.Duration
+	secrets *secretCache
+	limiter *sourceLimiter
+	replays *replayGuard
 }
 
-// NewHandler returns a Handler with the default body cap.
-func NewHandler(secrets SecretLookup, trigger func(namespace, repository string)) *Handler {
+// NewHandler returns a Handler with the default limits.
+func NewHandler(secrets SecretLookup, trigger func(ctx context.Context, namespace, repository string) error) *Handler {
 	return &Handler{Secrets: secrets, Trigger: trigger}
+}
+
+func (h *Handler) setup() {
+	h.init.Do(func() {
+		now := h.Now
+		if now == nil {
+			now = time.Now
+		}
+		h.now = now
+		ttl := orDefault(h.SecretTTL, DefaultSecretTTL)
+		h.secrets = newSecretCache(h.Secrets, ttl, orDefault(h.SecretRefreshAfter, DefaultSecretRefreshAfter), now)
+		if h.RatePerSecond >= 0 {
+			perSecond, burst := h.RatePerSecond, h.RateBurst
+			if perSecond == 0 {
+				perSecond = DefaultRatePerSecond
+			}
+			if burst <= 0 {
+				burst = DefaultRateBurst
+			}
+			h.limiter = newSourceLimiter(perSecond, burst)
+		}
+		h.window = orDefault(h.ReplayWindow, DefaultReplayWindow)
+		h.replays = newReplayGuard(h.window)
+	})
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 // ServeHTTP implements http.Handler.
@@ -64,6 +127,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if h.Secrets == nil || h.Trigger == nil {
 		reply(w, http.StatusInternalServerError, "webhook receiver is not configured")
+		return
+	}
+	h.setup()
+	if h.limiter != nil && !h.limiter.allow(r, h.now()) {
+		w.Header().Set("Retry-After", "1")
+		reply(w, http.StatusTooManyRequests, "too many requests from this address")
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -78,17 +147,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	log := ctrllog.FromContext(ctx).WithName("webhook").WithValues("namespace", namespace, "repository", repository)
 
-	token, err := h.Secrets.LookupSecret(ctx, namespace, repository)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		log.Error(err, "look up webhook secret")
-		reply(w, http.StatusServiceUnavailable, "temporarily unavailable")
-		return
-	}
-	if err != nil || len(token) == 0 {
-		reply(w, http.StatusNotFound, "not found")
-		return
-	}
-
+	// The body is read before the repository is looked up, so a known and
+	// an unknown repository take the same steps.
 	limit := h.MaxBodyBytes
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
@@ -105,12 +165,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	p := detect(r.Header)
-	if !verify(p, r.Header, body, token) {
-		log.Info("webhook rejected: missing or invalid signature", "provider", string(p))
+	verified, err := h.verified(ctx, namespace, repository, p, r.Header, body)
+	if err != nil {
+		log.Error(err, "look up webhook secret")
+		reply(w, http.StatusServiceUnavailable, "temporarily unavailable")
+		return
+	}
+	if !verified {
+		// The same answer whether the repository is unknown, has no webhook
+		// secret, or the proof is wrong.
+		log.Info("webhook rejected: missing or invalid signature, or no webhook configured", "provider", string(p))
 		reply(w, http.StatusUnauthorized, "missing or invalid signature")
 		return
 	}
 	log = log.WithValues("provider", string(p))
+	if p == providerGeneric && !checkTimestamp(r.Header, h.now(), h.window) {
+		log.Info("webhook rejected: timestamp outside the replay window", "window", h.window.String())
+		reply(w, http.StatusUnauthorized, "timestamp outside the accepted window")
+		return
+	}
 
 	ev, handled, status, msg := h.event(p, r, body)
 	if !handled {
@@ -123,9 +196,43 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, "ignored: ref "+ev.Ref+" is not synced")
 		return
 	}
-	h.Trigger(namespace, repository)
+	keys := deliveryKeys(p, r.Header, namespace+"/"+repository)
+	if !h.replays.reserve(keys) {
+		log.Info("webhook rejected: delivery already received")
+		reply(w, http.StatusConflict, "delivery already received")
+		return
+	}
+	if err := h.Trigger(ctx, namespace, repository); err != nil {
+		// Forget the delivery so the sender's retry is accepted.
+		h.replays.release(keys)
+		log.Error(err, "webhook could not trigger a fetch")
+		reply(w, http.StatusServiceUnavailable, "could not trigger a fetch; retry later")
+		return
+	}
 	log.Info("webhook triggered a fetch", "ref", ev.Ref, "revision", ev.Revision)
 	reply(w, http.StatusAccepted, "fetch triggered")
+}
+
+// verified checks the request's proof against the repository's cached token,
+// reading the token again once when the proof fails and the cached entry is
+// old enough (the token may have been rotated). A repository without a token
+// is verified against a random decoy, which nothing matches.
+func (h *Handler) verified(ctx context.Context, namespace, repository string, p provider, header http.Header, body []byte) (bool, error) {
+	token, cached, err := h.secrets.get(ctx, namespace, repository, false)
+	if err != nil {
+		return false, err
+	}
+	if verify(p, header, body, h.secrets.verifyKey(token)) && token != nil {
+		return true, nil
+	}
+	if !cached || p == providerNone {
+		return false, nil
+	}
+	token, stillCached, err := h.secrets.get(ctx, namespace, repository, true)
+	if err != nil || stillCached {
+		return false, err
+	}
+	return token != nil && verify(p, header, body, token), nil
 }
 
 // event interprets a verified request. handled=false means answer status and

@@ -33,10 +33,11 @@ type recorder struct {
 	calls []string
 }
 
-func (r *recorder) trigger(namespace, repository string) {
+func (r *recorder) trigger(_ context.Context, namespace, repository string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, namespace+"/"+repository)
+	return nil
 }
 
 func (r *recorder) got() []string {
@@ -109,7 +110,21 @@ func (r request) at(path string) request {
 
 func serve(t *testing.T, h http.Handler, req request, logs *bytes.Buffer) *httptest.ResponseRecorder {
 	t.Helper()
+	return serveAt(t, h, req, "", logs)
+}
+
+// serveFrom serves req as if sent from remoteAddr ("host:port").
+func serveFrom(t *testing.T, h http.Handler, req request, remoteAddr string, logs *bytes.Buffer) *http.Response {
+	t.Helper()
+	return serveAt(t, h, req, remoteAddr, logs).Result()
+}
+
+func serveAt(t *testing.T, h http.Handler, req request, remoteAddr string, logs *bytes.Buffer) *httptest.ResponseRecorder {
+	t.Helper()
 	hr := httptest.NewRequest(req.method, req.path, bytes.NewReader(req.body))
+	if remoteAddr != "" {
+		hr.RemoteAddr = remoteAddr
+	}
 	for k, v := range req.headers {
 		hr.Header.Set(k, v)
 	}
@@ -159,8 +174,8 @@ func TestHandler(t *testing.T) {
 		{"no signature", request{method: http.MethodPost, path: "/hooks/fleet-system/factories", body: githubPush, headers: map[string]string{webhook.HeaderGitHubEvent: "push"}}, http.StatusUnauthorized, false},
 		{"GET", github("push", githubPush, tokenA).withMethod(http.MethodGet), http.StatusMethodNotAllowed, false},
 		{"PUT", github("push", githubPush, tokenA).withMethod(http.MethodPut), http.StatusMethodNotAllowed, false},
-		{"unknown repository", github("push", githubPush, tokenA).at("/hooks/fleet-system/nope"), http.StatusNotFound, false},
-		{"repository without secret", github("push", githubPush, tokenA).at("/hooks/fleet-system/no-secret"), http.StatusNotFound, false},
+		{"unknown repository", github("push", githubPush, tokenA).at("/hooks/fleet-system/nope"), http.StatusUnauthorized, false},
+		{"repository without secret", github("push", githubPush, tokenA).at("/hooks/fleet-system/no-secret"), http.StatusUnauthorized, false},
 		{"lookup failure", github("push", githubPush, tokenA).at("/hooks/fleet-system/broken"), http.StatusServiceUnavailable, false},
 		{"path without repository", github("push", githubPush, tokenA).at("/hooks/fleet-system"), http.StatusNotFound, false},
 		{"path with extra segment", github("push", githubPush, tokenA).at("/hooks/fleet-system/factories/x"), http.StatusNotFound, false},

@@ -74,7 +74,7 @@ func FuzzHandler(f *testing.F) {
 	f.Add([]byte(`{"ref":`), "push", "sha256=00", "", "")
 	f.Fuzz(func(t *testing.T, body []byte, event, hubSig, gitlabToken, genericSig string) {
 		triggered := 0
-		h := webhook.NewHandler(webhook.SecretLookupFunc(lookup), func(string, string) { triggered++ })
+		h := webhook.NewHandler(webhook.SecretLookupFunc(lookup), func(context.Context, string, string) error { triggered++; return nil })
 		req := httptest.NewRequest(http.MethodPost, "/hooks/fleet-system/factories", bytes.NewReader(body))
 		set := func(k, v string) {
 			if v != "" && !strings.ContainsAny(v, "\r\n\x00") {

@@ -59,6 +59,9 @@ func verify(p provider, h http.Header, body, token []byte) bool {
 		want := sha256.Sum256(token)
 		return hmac.Equal(got[:], want[:])
 	case providerGeneric:
+		if ts := h.Get(HeaderTimestamp); ts != "" {
+			return validHMAC(h.Get(HeaderSignature), timestamped(ts, body), token)
+		}
 		return validHMAC(h.Get(HeaderSignature), body, token)
 	default:
 		return false
@@ -90,4 +93,18 @@ func Sign(token, body []byte) []byte {
 // SignatureHeader returns the header value "sha256=<hex>" for body.
 func SignatureHeader(token, body []byte) string {
 	return "sha256=" + hex.EncodeToString(Sign(token, body))
+}
+
+// TimestampedSignatureHeader returns the X-Flotilla-Signature value for a
+// generic call that also sends X-Flotilla-Timestamp: timestamp (Unix seconds)
+// is signed together with the body, as "<timestamp>.<body>".
+func TimestampedSignatureHeader(token []byte, timestamp string, body []byte) string {
+	return SignatureHeader(token, timestamped(timestamp, body))
+}
+
+func timestamped(timestamp string, body []byte) []byte {
+	out := make([]byte, 0, len(timestamp)+1+len(body))
+	out = append(out, timestamp...)
+	out = append(out, '.')
+	return append(out, body...)
 }

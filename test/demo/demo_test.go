@@ -184,16 +184,14 @@ func TestDemoQuickstart(t *testing.T) {
 
 	// Step: the fleet is synced, as the hub says and as the members run it.
 	syncs := &flotillav1.ClusterSyncList{}
-	if err := hubCl.List(context.Background(), syncs, client.InNamespace(namespace)); err != nil {
-		t.Fatal(err)
-	}
+	must(t, func(ctx context.Context) error { return hubCl.List(ctx, syncs, client.InNamespace(namespace)) })
 	var got []string
 	for _, cs := range syncs.Items {
 		got = append(got, cs.Spec.App+"."+cs.Spec.Cluster)
 		repo := &flotillav1.FleetRepository{}
-		if err := hubCl.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: cs.Labels[flotillav1.LabelRepository]}, repo); err != nil {
-			t.Fatal(err)
-		}
+		must(t, func(ctx context.Context) error {
+			return hubCl.Get(ctx, client.ObjectKey{Namespace: namespace, Name: cs.Labels[flotillav1.LabelRepository]}, repo)
+		})
 		if cs.Status.AppliedRevision != repo.Status.Revision || !apimeta.IsStatusConditionTrue(cs.Status.Conditions, fluxmeta.ReadyCondition) {
 			t.Errorf("ClusterSync %s not synced to %s when the demo said so: applied %q, %+v", cs.Name, repo.Status.Revision, cs.Status.AppliedRevision, cs.Status.Conditions)
 		}
@@ -367,7 +365,7 @@ func TestDemoQuickstart(t *testing.T) {
 		t.Errorf("processes left running:\n%s", strings.Join(left, "\n"))
 	}
 	u.env = baseEnv // the demo's bin folder is gone
-	if _, err := u.try(bin, "demo", "status"); err == nil || !strings.Contains(err.Error(), "no flotilla demo is running") {
+	if _, err := u.tryOnce(t.Context(), bin, "demo", "status"); err == nil || !strings.Contains(err.Error(), "no flotilla demo is running") {
 		t.Errorf("after Ctrl-C the control socket must be gone: %v", err)
 	}
 }
@@ -423,9 +421,9 @@ func checkCapacity(t *testing.T, hubCl client.Client, want fleetExpectation) {
 	t.Helper()
 	for name, c := range want.capacity {
 		cl := &flotillav1.Cluster{}
-		if err := hubCl.Get(context.Background(), types.NamespacedName{Namespace: namespace, Name: name}, cl); err != nil {
-			t.Fatal(err)
-		}
+		must(t, func(ctx context.Context) error {
+			return hubCl.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, cl)
+		})
 		capa := cl.Status.Capacity
 		if capa == nil || int(capa.Nodes) != c.nodes || !sameQuantity(capa.CPU.String(), c.cpu) || !sameQuantity(capa.Memory.String(), c.memory) || !sameQuantity(capa.GPU.String(), c.gpus) {
 			t.Errorf("Cluster %s capacity = %+v, want the cluster file's %+v", name, capa, c)
@@ -480,7 +478,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // not fully rolled out and available.
 func deploymentsAvailable(cl client.Client) error {
 	list := &appsv1.DeploymentList{}
-	if err := cl.List(context.Background(), list); err != nil {
+	if err := testenv.Retry(context.Background(), func(ctx context.Context) error { return cl.List(ctx, list) }); err != nil {
 		return err
 	}
 	if len(list.Items) == 0 {
@@ -510,10 +508,19 @@ func ptrOr(p *int32, def int32) int32 {
 func deploymentVersion(t *testing.T, cl client.Client, ns, name string) string {
 	t.Helper()
 	d := &appsv1.Deployment{}
-	if err := cl.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, d); err != nil {
+	must(t, func(ctx context.Context) error {
+		return cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, d)
+	})
+	return fmt.Sprintf("generation %d resourceVersion %s", d.Generation, d.ResourceVersion)
+}
+
+// must runs fn, retrying its transient failures (see testenv.IsTransient)
+// until shortly before the test's deadline, and fails the test on any other.
+func must(t *testing.T, fn func(ctx context.Context) error) {
+	t.Helper()
+	if err := testenv.RetryT(t, fn); err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprintf("generation %d resourceVersion %s", d.Generation, d.ResourceVersion)
 }
 
 // clusterClient returns a client for one context of the demo's kubeconfig.
@@ -597,8 +604,21 @@ type user struct {
 func (u *user) cd(rel string) { u.work = filepath.Join(u.work, rel) }
 
 // try runs a command (found on the user's PATH) and returns its standard
-// output, or an error holding its standard error.
+// output, or an error holding its standard error. Transient failures (a TLS
+// handshake timeout or a refused connection on a loaded machine; see
+// testenv.IsTransient) are retried until shortly before the test's deadline.
 func (u *user) try(name string, args ...string) (string, error) {
+	var out string
+	err := testenv.RetryT(u.t, func(ctx context.Context) error {
+		var err error
+		out, err = u.tryOnce(ctx, name, args...)
+		return err
+	})
+	return out, err
+}
+
+// tryOnce is try without retries, for asserting how a command fails.
+func (u *user) tryOnce(ctx context.Context, name string, args ...string) (string, error) {
 	path := name
 	if !filepath.IsAbs(name) {
 		var err error
@@ -606,7 +626,7 @@ func (u *user) try(name string, args ...string) (string, error) {
 			return "", err
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Dir, cmd.Env = u.work, u.env

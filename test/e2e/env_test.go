@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -217,6 +218,49 @@ func (e *fleetEnv) syncs(ctx context.Context) (map[string]*flotillav1.ClusterSyn
 		out[list.Items[i].Name] = &list.Items[i]
 	}
 	return out, nil
+}
+
+// appliedSyncs returns the names of the ClusterSyncs of the given clusters
+// that have applied some revision (syncs still waiting, for a dependency for
+// example, have none and will not see the next commit either).
+func (e *fleetEnv) appliedSyncs(ctx context.Context, clusters ...string) []string {
+	e.t.Helper()
+	s, err := e.syncs(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var names []string
+	for name, cs := range s {
+		if slices.Contains(clusters, cs.Spec.Cluster) && cs.Status.AppliedRevision != "" {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		e.t.Fatalf("no ClusterSync of clusters %v has applied anything", clusters)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// observedRevision returns nil once every named ClusterSync has
+// status.appliedRevision at the commit rev: the sync has seen the commit
+// (applied it, or found it renders the same there). It is the positive
+// signal to wait for before asserting that a commit changed nothing.
+func (e *fleetEnv) observedRevision(ctx context.Context, rev string, names []string) error {
+	s, err := e.syncs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		cs, ok := s[name]
+		if !ok {
+			return fmt.Errorf("ClusterSync %s is gone", name)
+		}
+		if !strings.HasSuffix(cs.Status.AppliedRevision, rev) {
+			return fmt.Errorf("ClusterSync %s: appliedRevision %q, want the commit %s", name, cs.Status.AppliedRevision, rev)
+		}
+	}
+	return nil
 }
 
 // condition returns "Status/Reason: message" of a condition for messages.

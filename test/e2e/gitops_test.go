@@ -13,12 +13,14 @@ import (
 	"testing"
 	"time"
 
+	fluxmeta "github.com/fluxcd/pkg/apis/meta"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/internal/cli"
+	"github.com/flotilla-gitops/flotilla/internal/testenv"
 )
 
 // TestStatusBranchWebhookAndStatusCommand covers the Git side of the hub:
@@ -74,10 +76,34 @@ func TestStatusBranchWebhookAndStatusCommand(t *testing.T) {
 		body := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","after":%q}`, head))
 		url := "http://" + hookAddr + "/hooks/" + fleetNamespace + "/factories"
 
+		repoKey := types.NamespacedName{Namespace: fleetNamespace, Name: "factories"}
+		before := &flotillav1.FleetRepository{}
+		if err := e.hubCl.Get(ctx, repoKey, before); err != nil {
+			t.Fatal(err)
+		}
 		if code := postHook(t, url, body, "sha256="+strings.Repeat("0", 64)); code != http.StatusUnauthorized {
 			t.Fatalf("forged signature answered %d, want 401", code)
 		}
-		time.Sleep(3 * time.Second)
+		// The handler requests a reconcile before it answers, so a forged
+		// call that got through would show in the annotation by now.
+		// Then wait for the positive signal that the controller handled
+		// every reconcile request so far, and check it did not fetch.
+		eventually(t, 30*time.Second, "the controller handled every reconcile request", func() error {
+			fr := &flotillav1.FleetRepository{}
+			if err := e.hubCl.Get(ctx, repoKey, fr); err != nil {
+				return err
+			}
+			if got, was := fr.Annotations[fluxmeta.ReconcileRequestAnnotation], before.Annotations[fluxmeta.ReconcileRequestAnnotation]; got != was {
+				t.Fatalf("a forged webhook requested a reconcile (annotation %q -> %q)", was, got)
+			}
+			if fr.Status.LastHandledReconcileAt != fr.Annotations[fluxmeta.ReconcileRequestAnnotation] {
+				return fmt.Errorf("lastHandledReconcileAt %q, requested %q", fr.Status.LastHandledReconcileAt, fr.Annotations[fluxmeta.ReconcileRequestAnnotation])
+			}
+			if strings.HasSuffix(fr.Status.Revision, head) {
+				t.Fatalf("a forged webhook made the repository fetch %s", fr.Status.Revision)
+			}
+			return nil
+		})
 		if got := mustGetConfigMap(t, e.member("site-a"), "plant", "plant-settings").Data["threshold"]; got != "0.80" {
 			t.Fatalf("a forged webhook must trigger nothing, but site-a has threshold %s", got)
 		}
@@ -189,12 +215,20 @@ func postHook(t *testing.T, url string, body []byte, sig string) int {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", "push")
 	req.Header.Set("X-Hub-Signature-256", sig)
-	resp, err := http.DefaultClient.Do(req)
+	code := 0
+	err = testenv.RetryT(t, func(ctx context.Context) error {
+		req.Body, _ = req.GetBody()
+		resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+		if err != nil {
+			return err
+		}
+		code = resp.StatusCode
+		return resp.Body.Close()
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return code
 }
 
 func freeAddr(t *testing.T) string {

@@ -162,7 +162,8 @@ func TestHubSyncsFleet(t *testing.T) {
 		}
 		e.work.WriteFile("apps/inference/overlays/factory-a/kustomization.yaml", []byte(strings.ReplaceAll(
 			readFile(t, "testdata/fleet/apps/inference/overlays/factory-a/kustomization.yaml"), "line-3-camera-upside-down", "line-3-camera-fixed")))
-		e.work.CommitAndPush("factory-a: camera fixed")
+		others := e.appliedSyncs(ctx, "factory-b", "central")
+		head := e.work.CommitAndPush("factory-a: camera fixed")
 		eventually(t, 30*time.Second, "factory-a updated", func() error {
 			cm := &corev1.ConfigMap{}
 			if err := e.member("factory-a").Get(ctx, types.NamespacedName{Namespace: "adc", Name: "inference-config"}, cm); err != nil {
@@ -173,8 +174,12 @@ func TestHubSyncsFleet(t *testing.T) {
 			}
 			return e.expectReady(ctx, "inference.factory-a")
 		})
-		// Give the other clusters' syncs time to (wrongly) act, then compare.
-		time.Sleep(3 * time.Second)
+		// Wait until the other clusters' syncs have seen the commit (it
+		// renders the same there), then compare: whatever they did for it
+		// is done by now.
+		eventually(t, 30*time.Second, "factory-b and central observed the commit", func() error {
+			return e.observedRevision(ctx, head, others)
+		})
 		for _, name := range []string{"factory-b", "central"} {
 			// The new revision renders the same digests there: no sync call at all
 			// (drift checks and heartbeats are counted apart).

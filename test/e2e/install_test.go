@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +71,32 @@ func TestInstallManifestsApply(t *testing.T) {
 	}
 	if !kinds {
 		t.Errorf("the ClusterRole does not grant clustersyncs: %+v", role.Rules)
+	}
+
+	// A FleetRepository reaches only Secrets of its own namespace: its
+	// references have no namespace field, and the apiserver refuses one.
+	for _, field := range []string{"secretRef", "webhookSecretRef"} {
+		manifest := filepath.Join(t.TempDir(), "frepo.yaml")
+		if err := os.WriteFile(manifest, []byte(`apiVersion: flotilla.dev/v1alpha1
+kind: FleetRepository
+metadata: {name: reach-`+strings.ToLower(field)+`, namespace: flotilla-system}
+spec:
+  url: https://git.example.com/fleet.git
+  `+field+`: {name: admin-token, namespace: kube-system}
+`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out []byte
+		var err error
+		for range 60 { // until the CRD is established
+			out, err = hubCluster.Kubectl(ctx, "apply", "-f", manifest)
+			if err == nil || !strings.Contains(err.Error(), "ensure CRDs are installed first") {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if err == nil || !strings.Contains(err.Error(), `unknown field "spec.`+field+`.namespace"`) {
+			t.Errorf("a FleetRepository whose %s names another namespace: err %v, out %s; want the apiserver to refuse the unknown field", field, err, out)
+		}
 	}
 }
