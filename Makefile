@@ -65,6 +65,7 @@ vet: ## go vet every package.
 test: test-binaries vet ## Run vet, every test against real control planes, then the race detector on RACE_PKGS.
 	go test -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) ./...
 	go test -race -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
+	go test ./render -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 20s -fuzzminimizetime 10x
 
 .PHONY: bench
 bench: test-binaries ## Run the benchmarks one package at a time (results go in docs/benchmarks.md).

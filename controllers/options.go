@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/flotilla-gitops/flotilla/fleet"
+	"github.com/flotilla-gitops/flotilla/render"
 )
 
 // Options tune the controllers; zero values take the defaults below.
@@ -40,6 +41,12 @@ type Options struct {
 	// Clock tells the time to rollouts (pauses, update windows); nil is
 	// the real clock. Tests set it to move time without sleeping.
 	Clock Clock
+	// Render are the limits of every render (zero fields take render's
+	// defaults). The hub always sets Render.Isolate: each kustomize build
+	// runs in a worker process, so a repository that runs a build out of
+	// time or memory fails its own sync and never takes the controller,
+	// which serves every fleet, down.
+	Render render.Options
 	// FleetLimits cap the clusters, apps and targets of each fleet
 	// repository; zero fields take fleet's defaults.
 	FleetLimits fleet.Limits

@@ -44,7 +44,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  recorder,
 		Fetcher:   fetcher,
-		Renderer:  render.New(render.Options{}),
+		Renderer:  newHubRenderer(opts.Render),
 		Store:     store,
 		Options:   opts,
 	}
@@ -85,4 +85,11 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("set up status write-back: %w", err)
 	}
 	return nil
+}
+
+// newHubRenderer is the hub's renderer: builds always run isolated in
+// worker processes, under the given limits.
+func newHubRenderer(o render.Options) *render.Renderer {
+	o.Isolate = true
+	return render.New(o)
 }

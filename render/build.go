@@ -227,6 +227,10 @@ func (r *Renderer) build(ctx context.Context, root string, key buildKey, v *vari
 			out.variables = appendUnique(out.variables, bo.tmpl.names...)
 		}
 		out.objects = append(out.objects, bo)
+		if len(out.objects) > r.opts.MaxObjects {
+			out.err = objectsReason(r.opts.MaxObjects)
+			return out, nil
+		}
 	}
 	if !templates {
 		out.variables = slices.Clone(out.inputs.names)
@@ -311,6 +315,9 @@ func (r *Renderer) seedEdges(fs *confinedFS, key buildKey) {
 // explained from the references the build recorded; anything else keeps
 // kustomize's message, with the root removed from paths.
 func explainBuildError(err error, rec *recorder, root string) error {
+	if r := remoteFetchReason(err, root); r != nil {
+		return r
+	}
 	if strings.Contains(err.Error(), "cycle detected") {
 		rec.mu.Lock()
 		chain := findCycle(rec.edges, virtualDirName)

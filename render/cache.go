@@ -260,7 +260,11 @@ func (s *session) lookup(ctx context.Context, root string, key buildKey, v *vari
 func (s *session) buildEntry(ctx context.Context, root string, key buildKey, v *variantInput) (*entry, error) {
 	r := s.r
 	start := time.Now()
-	out, err := r.build(ctx, root, key, v)
+	build := r.build
+	if r.opts.Isolate {
+		build = r.buildIsolated
+	}
+	out, err := build(ctx, root, key, v)
 	if err != nil {
 		return nil, err
 	}

@@ -45,9 +45,16 @@
 // lock; concurrent renders of the same build share one kustomize run.
 //
 // Builds are confined: no path may leave the repository root (by "..",
-// absolute path or symbolic link), remote bases and remote files are refused
-// unless Options.AllowRemoteBases is set, exec, Go and KRM-function plugins
+// absolute path or symbolic link), .git and files the repository's ignore
+// rules match are unreadable, remote bases are refused unless
+// Options.AllowRemoteBases is set, a URL is never fetched (whichever field,
+// of a kustomization or of a builtin plugin configuration, names it), exec, Go and KRM-function plugins
 // and Helm chart inflation are refused, every file read is capped at
 // Options.MaxFileSize and the output at Options.MaxOutputSize, and a
-// kustomization cycle is an error.
+// kustomization cycle is an error. Limits bound a build's work and memory
+// whatever the input (limits.go: total bytes read, nesting depth, YAML
+// alias expansion, objects, error text); with Options.Isolate each build
+// runs in a worker process (worker.go) that is killed past
+// Options.MaxBuildTime or dies past Options.MaxWorkerMemory, so a runaway
+// build never takes the caller down.
 package render

@@ -33,6 +33,12 @@ var (
 	// ErrOutputTooLarge: the rendered YAML is larger than
 	// Options.MaxOutputSize.
 	ErrOutputTooLarge = errors.New("output too large")
+	// ErrLimitExceeded: a build went over one of the limits that bound the
+	// work and memory of a render whatever the input: Options.MaxTotalRead,
+	// Options.MaxNestingDepth, the YAML alias expansion cap,
+	// Options.MaxBuildTime or the render worker's memory limit. The message
+	// names the limit and, when known, the file.
+	ErrLimitExceeded = errors.New("render limit exceeded")
 	// ErrKustomizationCycle: kustomizations include each other in a cycle.
 	ErrKustomizationCycle = errors.New("kustomization cycle")
 	// ErrUndefinedVariable: a ${cluster...} variable is not defined for the
@@ -143,9 +149,15 @@ func (e *buildError) Is(target error) bool { return target == ErrBuild }
 
 func (e *buildError) Unwrap() error { return e.cause }
 
-// newBuildError relativises the paths in kustomize's message.
+// maxErrorText caps the text of kustomize's error kept in a build error;
+// the rest is left out in the middle. kustomize quotes nested errors at
+// each level, so its text can grow much larger than the input.
+const maxErrorText = 8 << 10
+
+// newBuildError relativises the paths in kustomize's message and truncates
+// it to maxErrorText bytes.
 func newBuildError(err error, roots ...string) *buildError {
-	msg := err.Error()
+	msg := truncateText(err.Error(), maxErrorText)
 	for _, r := range roots {
 		if r == "" {
 			continue

@@ -9,6 +9,7 @@ import (
 	"io"
 	iofs "io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -73,7 +74,9 @@ type recorder struct {
 	// clone): such a build is never reused.
 	uncacheable bool
 	reads       int
-	edges       map[string][]graphEdge // keyed by the referring folder
+	// bytesRead is the total of every read of the build.
+	bytesRead int64
+	edges     map[string][]graphEdge // keyed by the referring folder
 }
 
 func newRecorder() *recorder {
@@ -139,9 +142,19 @@ type confinedFS struct {
 	synthetic []byte
 	// rec is nil when the filesystem only replays probes.
 	rec *recorder
+	// excl is created on first use, by exclOnce.
+	exclOnce sync.Once
+	excl     *excludedRules
 }
 
 var _ filesys.FileSystem = (*confinedFS)(nil)
+
+// excluded returns the rules of paths inside the root that may not be
+// read (.git, ignored files).
+func (f *confinedFS) excluded() *excludedRules {
+	f.exclOnce.Do(func() { f.excl = newExcludedRules(f.root) })
+	return f.excl
+}
 
 // rel returns p (absolute, clean) relative to the root, slash-separated,
 // and whether p is the root or below it.
@@ -195,7 +208,9 @@ func errNotExist(p string) error {
 // and p relative to the root. outside is true for paths below an allowed
 // prefix (never cached). A violation is recorded and returned as a
 // *reason; a path that does not exist returns an error wrapping
-// fs.ErrNotExist.
+// fs.ErrNotExist. A path the excluded rules refuse (.git, ignored files),
+// by its name or its real path, returns a *reason that is not recorded:
+// probing it is harmless, ReadFile records it.
 func (f *confinedFS) resolve(p string) (real, rel string, outside bool, err error) {
 	cp := f.clean(p)
 	rel, in := f.rel(cp)
@@ -211,13 +226,20 @@ func (f *confinedFS) resolve(p string) (real, rel string, outside bool, err erro
 		return "", "", false, f.violate(newReason(ErrOutsideRoot, "",
 			"%s is outside the repository: every file a build reads must be inside the repository", p))
 	}
+	if f.excluded().excluded(rel) {
+		return "", rel, false, excludedReason(rel)
+	}
 	real, err = filepath.EvalSymlinks(cp)
 	if err != nil {
 		return "", rel, false, err
 	}
-	if _, ok := f.rel(real); !ok {
+	realRel, ok := f.rel(real)
+	if !ok {
 		return "", rel, false, f.violate(newReason(ErrOutsideRoot, rel,
 			"symbolic link resolves to %s, outside the repository root: replace the link with the file's content", real))
+	}
+	if realRel != rel && f.excluded().excluded(realRel) {
+		return "", rel, false, excludedReason(realRel)
 	}
 	return real, rel, false, nil
 }
@@ -290,16 +312,55 @@ func (f *confinedFS) ReadFile(p string) ([]byte, error) {
 	}
 	data, rel, outside, err := f.readConfined(cp)
 	if err != nil {
+		var r *reason
+		if errors.As(err, &r) {
+			// Reading an excluded file fails the build even if kustomize
+			// would go on without it.
+			f.violate(r)
+		}
 		f.record(opRead, rel, errFingerprint(err), outside)
 		return nil, err
 	}
 	f.record(opRead, rel, hashBytes(data), outside)
+	if err := f.checkLimits(cp, rel, outside, data); err != nil {
+		return nil, err
+	}
 	if f.rec != nil && isKustomizationFile(cp) {
 		if v := f.scanKustomization(cp, rel, outside, data); v != nil {
 			return nil, f.rec.violate(v)
 		}
 	}
 	return data, nil
+}
+
+// checkLimits counts a read against the build's limits: the total bytes
+// read, the nesting depth of a kustomization file and the expansion of
+// YAML aliases.
+func (f *confinedFS) checkLimits(cp, rel string, outside bool, data []byte) error {
+	if f.rec == nil {
+		return nil
+	}
+	name := rel
+	if outside {
+		name = cp
+	}
+	f.rec.mu.Lock()
+	f.rec.bytesRead += int64(len(data))
+	total := f.rec.bytesRead
+	f.rec.mu.Unlock()
+	if total > f.opts.MaxTotalRead {
+		return f.rec.violate(totalReadReason(name, f.opts.MaxTotalRead))
+	}
+	if isKustomizationFile(cp) {
+		if d := nestingDepth(); d > f.opts.MaxNestingDepth {
+			f.rec.violate(nestingReason(name, d, f.opts.MaxNestingDepth))
+			return errNestedTooDeep
+		}
+	}
+	if v := checkAliases(name, data); v != nil {
+		return f.rec.violate(v)
+	}
+	return nil
 }
 
 // readConfined reads a confined, regular file of at most MaxFileSize
@@ -466,9 +527,12 @@ func (f *confinedFS) readDir(cp string) ([]string, string, string, bool, error) 
 	if err != nil {
 		return nil, errFingerprint(err), rel, outside, err
 	}
-	names := make([]string, len(entries))
-	for i, e := range entries {
-		names[i] = e.Name()
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if !outside && f.excluded().excluded(path.Join(rel, e.Name())) {
+			continue
+		}
+		names = append(names, e.Name())
 	}
 	return names, hashBytes([]byte(strings.Join(names, "\x00"))), rel, outside, nil
 }
@@ -506,6 +570,9 @@ func (f *confinedFS) glob(cp string) ([]string, string, string, bool, error) {
 	var out []string
 	for _, m := range all {
 		if f.isVirtual(m) {
+			continue
+		}
+		if mrel, ok := f.rel(m); ok && f.excluded().excluded(mrel) {
 			continue
 		}
 		if _, _, _, err := f.resolve(m); err != nil {

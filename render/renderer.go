@@ -23,12 +23,15 @@ type Renderer struct {
 	opts     Options
 	cache    *cache
 	counters counters
+	// workers are the idle render worker processes (Options.Isolate).
+	workers workerPool
 }
 
 // New returns a Renderer. It initialises kustomize's schema the first time
 // it is called in the process.
 func New(opts Options) *Renderer {
 	initSchema()
+	guardNetwork()
 	opts = opts.withDefaults()
 	return &Renderer{opts: opts, cache: newCache(opts.MaxCacheBytes)}
 }

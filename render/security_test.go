@@ -306,7 +306,9 @@ func TestSizeLimits(t *testing.T) {
 		files[lvl(levels, "")+"/kustomization.yaml"] = "resources:\n- cm.yaml\n"
 		files[lvl(levels, "")+"/cm.yaml"] = cmYAML
 		root, _ := badRepo(t, files)
-		_, msg := renderErr(t, New(Options{MaxFileReads: 500}), root, target(lvl(0, "")), ErrTooManyFiles)
+		// The chain nests 2*levels deep: raise the nesting limit so that
+		// the file count is the limit reached.
+		_, msg := renderErr(t, New(Options{MaxFileReads: 500, MaxNestingDepth: 100}), root, target(lvl(0, "")), ErrTooManyFiles)
 		wantContains(t, msg, "more than 500 files", "MaxFileReads")
 	})
 }

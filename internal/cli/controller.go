@@ -11,6 +11,7 @@ import (
 
 	"github.com/flotilla-gitops/flotilla/controllers"
 	"github.com/flotilla-gitops/flotilla/internal/hub"
+	"github.com/flotilla-gitops/flotilla/render"
 )
 
 func init() { extraCommands = append(extraCommands, newControllerCommand) }
@@ -65,6 +66,16 @@ placed on with server-side apply, prunes, corrects drift and reports status.`,
 	f.IntVar(&opts.Controllers.FleetLimits.Apps, "max-apps", def.FleetLimits.Apps, "refuse a fleet repository with more app folders")
 	f.IntVar(&opts.Controllers.FleetLimits.Targets, "max-targets", def.FleetLimits.Targets, "refuse a fleet repository that places more (app, cluster) pairs")
 	f.BoolVar(&opts.Controllers.AllowKubeconfigExec, "allow-kubeconfig-exec", false, "allow member kubeconfigs that run exec credential plugins")
+	// Render limits (docs/hub.md, "Render limits").
+	ro := &opts.Controllers.Render
+	f.DurationVar(&ro.MaxBuildTime, "render-max-build-time", render.DefaultMaxBuildTime, "longest wall-clock time of one kustomize build; past it the build's worker process is killed")
+	f.Int64Var(&ro.MaxWorkerMemory, "render-max-worker-memory", render.DefaultMaxWorkerMemory, "bytes of memory a render worker process may use (RLIMIT_DATA); past it the worker dies and the build fails")
+	f.Int64Var(&ro.MaxTotalRead, "render-max-total-read", render.DefaultMaxTotalRead, "bytes one build may read in all, each file counted every time it is read")
+	f.Int64Var(&ro.MaxFileSize, "render-max-file-size", render.DefaultMaxFileSize, "largest file, in bytes, a build may read")
+	f.IntVar(&ro.MaxFileReads, "render-max-file-reads", render.DefaultMaxFileReads, "most files one build may read")
+	f.Int64Var(&ro.MaxOutputSize, "render-max-output-size", render.DefaultMaxOutputSize, "largest rendered YAML, in bytes, of one app on one cluster")
+	f.IntVar(&ro.MaxObjects, "render-max-objects", render.DefaultMaxObjects, "most objects one build may make")
+	f.IntVar(&ro.MaxNestingDepth, "render-max-nesting-depth", render.DefaultMaxNestingDepth, "how deeply bases and components may include each other")
 	logFlags := flag.NewFlagSet("log", flag.ContinueOnError)
 	zapOpts.BindFlags(logFlags)
 	f.AddGoFlagSet(logFlags)
