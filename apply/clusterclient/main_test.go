@@ -2,8 +2,6 @@ package clusterclient
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -26,29 +24,11 @@ var (
 var skipReason string
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	assets, err := testenv.AssetsDir()
-	if errors.Is(err, testenv.ErrAssetsNotFound) {
-		skipReason = fmt.Sprintf("skipping: needs real control-plane binaries: %v", err)
-		return m.Run()
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "locate the test control-plane binaries: %v\n", err)
-		return 1
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: assets}
-	cfg, err := env.Start()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "start envtest with the binaries in %s: %v\n", assets, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	memberCfg = cfg
-	memberKubeconfig = env.KubeConfig
-	return m.Run()
+	os.Exit(testenv.RunWithControlPlane(m, &skipReason, func(env *envtest.Environment, cfg *rest.Config) error {
+		memberCfg = cfg
+		memberKubeconfig = env.KubeConfig
+		return nil
+	}))
 }
 
 // requireMember skips the test when the member cluster could not be
