@@ -245,6 +245,18 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 	}
 
+	if !synced && cs.Spec.Rollout == nil {
+		// An app without a rollout still honours the site's hold and
+		// update windows (an app with one is gated by its rollout driver).
+		if why, next := siteDeferral(cluster, r.Options.Clock.Now()); why != "" {
+			conditions.MarkUnknown(cs, meta.ReadyCondition, flotillav1.ReasonDeferred, "revision %s waits: cluster %s is %s", desired.Revision, cs.Spec.Cluster, why)
+			wait := r.Options.HeartbeatInterval
+			if d := time.Until(next); !next.IsZero() && d > 0 && d < wait {
+				wait = d
+			}
+			return ctrl.Result{RequeueAfter: jittered(wait)}, nil
+		}
+	}
 	if wait, dep := r.waitingForDependency(ctx, cs); dep != "" {
 		cs.Status.WaitingFor = dep
 		conditions.MarkFalse(cs, meta.ReadyCondition, flotillav1.ReasonDependencyNotReady, "waiting for %s to be Ready on %s", dep, cs.Spec.Cluster)

@@ -46,6 +46,9 @@ const (
 	ReasonPullMode = "PullMode"
 	// ReasonSuspended: syncing is suspended.
 	ReasonSuspended = "Suspended"
+	// ReasonDeferred: a new revision waits for the site's hold to be lifted
+	// or its update window to open.
+	ReasonDeferred = "Deferred"
 	// ReasonRolloutWaiting: the app's rollout has not released a revision
 	// to this cluster yet.
 	ReasonRolloutWaiting = "RolloutWaiting"
