@@ -121,11 +121,11 @@ func TestRolloutFleet(t *testing.T) {
 		rec := e.recordUpdates(t, "fleetwide", "registry.local/fleetwide:v2")
 		e.work.WriteFile("apps/fleetwide/base/fleetwide.yaml", []byte(appManifest(t, "fleetwide", "v2", "100m")))
 		head := e.work.CommitAndPush("fleetwide v2")
-		// Restart the controller once the first site is done and the second
-		// one is on its way: in the middle of the stage.
-		eventually(t, 90*time.Second, "a second site started", func() error {
-			if n := rec.started(); n < 2 {
-				return fmt.Errorf("%d site(s) started", n)
+		// Restart the controller once the first site is done and while the
+		// second one is between apply and Ready: in the middle of the stage.
+		eventually(t, 90*time.Second, "a second site in the middle of its update", func() error {
+			if started, inFlight := rec.progress(); started < 2 || inFlight != 1 {
+				return fmt.Errorf("%d site(s) started, %d between apply and Ready", started, inFlight)
 			}
 			return nil
 		})
@@ -336,11 +336,10 @@ func TestRolloutFleet(t *testing.T) {
 // requesting cpu.
 func appManifest(t *testing.T, app, version, cpu string) string {
 	t.Helper()
-	base := readFile(t, "testdata/rollout-fleet/apps/web/base/web.yaml")
+	base := readFile(t, "testdata/rollout-fleet/apps/"+app+"/base/"+app+".yaml")
 	base = strings.ReplaceAll(base, "version: v1", "version: "+version)
-	base = strings.ReplaceAll(base, "web:v1", "web:"+version)
-	base = strings.ReplaceAll(base, "cpu: 100m", "cpu: \""+cpu+"\"")
-	return strings.ReplaceAll(base, "web", app)
+	base = strings.ReplaceAll(base, app+":v1", app+":"+version)
+	return strings.ReplaceAll(base, "cpu: 100m", "cpu: \""+cpu+"\"")
 }
 
 // retry runs fn until it succeeds or fails with a permanent error.
@@ -635,11 +634,17 @@ func (r *updateRecorder) see(site string, d *appsv1.Deployment, app, image strin
 	}
 }
 
-// started returns how many sites have started the update.
-func (r *updateRecorder) started() int {
+// progress returns how many sites have started the update, and how many
+// of them are not available at it yet.
+func (r *updateRecorder) progress() (started, inFlight int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.updates)
+	for _, u := range r.updates {
+		if u.end.IsZero() {
+			inFlight++
+		}
+	}
+	return len(r.updates), inFlight
 }
 
 // stop ends the watches and returns the updates by start time.
