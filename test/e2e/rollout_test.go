@@ -180,6 +180,7 @@ func TestRolloutFleet(t *testing.T) {
 			}
 			return nil
 		})
+		siteC := e.appState(ctx, "site-c", "fleetwide")
 		// site-c opens for updates at 10:00 UTC for an hour; the clock says 08:11.
 		e.work.WriteFile("clusters/site-c.yaml", []byte(readFile(t, "testdata/rollout-fleet/clusters/site-c.yaml")+
 			"  updateWindows:\n    - start: \"10:00\"\n      duration: 1h\n      timeZone: UTC\n"))
@@ -209,8 +210,8 @@ func TestRolloutFleet(t *testing.T) {
 			}
 			return e.deferred(ctx, "fleetwide", "all", "site-c")
 		})
-		if err := e.memberRuns(ctx, "site-c", "fleetwide", "v2", "100m"); err != nil {
-			t.Fatalf("site-c is outside its window: %v", err)
+		if got := e.appState(ctx, "site-c", "fleetwide"); got != siteC {
+			t.Fatalf("site-c is outside its window and must not be touched:\n was %s\n now %s", siteC, got)
 		}
 
 		clock.advance(time.Hour + 54*time.Minute) // 10:05 UTC
@@ -497,16 +498,22 @@ func (e *fleetEnv) expectAbsent(ctx context.Context, site, ns, name string) {
 	}
 }
 
-// webState is the web app's objects on site as resourceVersion and
-// generation: any write to them changes it.
+// webState is the web app's state on site (see appState).
 func (e *fleetEnv) webState(ctx context.Context, site string) string {
+	e.t.Helper()
+	return e.appState(ctx, site, "web")
+}
+
+// appState is an app's ConfigMap and Deployment on site as resourceVersion
+// and generation: any write to them changes it.
+func (e *fleetEnv) appState(ctx context.Context, site, app string) string {
 	e.t.Helper()
 	cm, d := &corev1.ConfigMap{}, &appsv1.Deployment{}
 	if err := testenv.Retry(ctx, func(ctx context.Context) error {
-		if err := e.member(site).Get(ctx, types.NamespacedName{Namespace: "web", Name: "web-config"}, cm); err != nil {
+		if err := e.member(site).Get(ctx, types.NamespacedName{Namespace: app, Name: app + "-config"}, cm); err != nil {
 			return err
 		}
-		return e.member(site).Get(ctx, types.NamespacedName{Namespace: "web", Name: "web"}, d)
+		return e.member(site).Get(ctx, types.NamespacedName{Namespace: app, Name: app}, d)
 	}); err != nil {
 		e.t.Fatalf("%s: %v", site, err)
 	}
