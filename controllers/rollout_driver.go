@@ -28,6 +28,16 @@ func syncFailed(cs *flotillav1.ClusterSync) bool {
 	return c != nil && c.Status == "False" && c.ObservedGeneration == cs.Generation && slices.Contains(failureReasons, c.Reason)
 }
 
+// siteUpToDate reports whether head, the latest render of a sync, renders
+// what the site runs from an older revision: releasing it changes nothing
+// there. A site that has applied head's revision itself has head's digest
+// too, but that apply changed it: it is in progress until Ready and counts
+// against its stage's maxUnavailable like any other site.
+func siteUpToDate(cs *flotillav1.ClusterSync, head *Desired) bool {
+	return cs.Status.AppliedDigest != "" && cs.Status.AppliedDigest == head.Digest &&
+		cs.Status.AppliedRevision != head.Revision
+}
+
 // siteDeferral says why a cluster must not start a new revision at now, and
 // when its next update window opens (zero when that is not what defers it).
 func siteDeferral(c *flotillav1.Cluster, now time.Time) (string, time.Time) {
@@ -116,7 +126,7 @@ func (r *AppReconciler) driveRollout(ctx context.Context, app *flotillav1.App, s
 			Applied:   cs.Status.AppliedRevision,
 			Ready:     lastSyncReady(cs),
 			Failed:    syncFailed(cs),
-			UpToDate:  cs.Status.AppliedDigest != "" && cs.Status.AppliedDigest == head.Digest,
+			UpToDate:  siteUpToDate(cs, head),
 			LastReady: cs.Status.LastReadyRevision,
 		}
 		if cs.Spec.Rollout != nil {
