@@ -113,3 +113,12 @@ func (r serverRequests) perCluster(n int) string {
 	}
 	return fmt.Sprintf("%.2f: %s", total/float64(n), strings.Join(parts, ", "))
 }
+
+// total is the sum of every count.
+func (r serverRequests) total() float64 {
+	var t float64
+	for _, v := range r {
+		t += v
+	}
+	return t
+}

@@ -127,6 +127,11 @@ const (
 // writeFleet writes a fleet repository of clusters logical clusters spread
 // over members API servers into dir, with the app at release.
 func writeFleet(dir string, clusters, members int, release string) error {
+	return writeFiles(dir, fleetFiles(clusters, members, release))
+}
+
+// fleetFiles are the files of the generated fleet, by slash-separated path.
+func fleetFiles(clusters, members int, release string) map[string][]byte {
 	files := map[string][]byte{
 		"apps/" + benchApp + "/app.yaml":                []byte(appFile),
 		"apps/" + benchApp + "/base/kustomization.yaml": []byte(kustomizationFile),
@@ -136,6 +141,11 @@ func writeFleet(dir string, clusters, members int, release string) error {
 	for i := range clusters {
 		files["clusters/"+clusterName(i)+".yaml"] = clusterFile(i, members)
 	}
+	return files
+}
+
+// writeFiles writes files (by slash-separated path) into dir.
+func writeFiles(dir string, files map[string][]byte) error {
 	for rel, data := range files {
 		path := filepath.Join(dir, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -45,6 +46,9 @@ type hubEnv struct {
 	repo     *testenv.GitRepository
 	work     *testenv.TestWorkdir
 	cpu      *cpuAccount
+	// cache is the running controller's cache: reading it sends nothing
+	// to the hub API server.
+	cache cache.Cache
 
 	stop context.CancelFunc
 	done chan error
@@ -73,6 +77,12 @@ func benchLogger(b *testing.B) {
 // not started.
 func newHubEnv(b *testing.B, clusters, members int) *hubEnv {
 	b.Helper()
+	return newHubEnvWith(b, clusters, members, func(dir string) error { return writeFleet(dir, clusters, members, "r1") })
+}
+
+// newHubEnvWith is newHubEnv with the initial fleet written by write.
+func newHubEnvWith(b *testing.B, clusters, members int, write func(dir string) error) *hubEnv {
+	b.Helper()
 	benchLogger(b)
 	opts := []testenv.ClusterOptions{{Name: "hub", CRDDirectoryPaths: []string{"../../config/crd/bases"}}}
 	for i := range members {
@@ -90,7 +100,7 @@ func newHubEnv(b *testing.B, clusters, members int) *hubEnv {
 	}
 
 	seed := b.TempDir()
-	if err := writeFleet(seed, clusters, members, "r1"); err != nil {
+	if err := write(seed); err != nil {
 		b.Fatal(err)
 	}
 	git := testenv.NewGitServer(b, testenv.GitServerOptions{})
@@ -139,6 +149,7 @@ func (e *hubEnv) startController(opts controllers.Options, tracker *syncTracker)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.stop, e.done = cancel, make(chan error, 1)
+	e.cache = mgr.GetCache()
 	if err := tracker.attach(ctx, mgr.GetCache()); err != nil {
 		e.b.Fatal(err)
 	}

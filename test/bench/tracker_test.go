@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -28,11 +29,12 @@ import (
 type syncTracker struct {
 	clusters int
 
-	mu     sync.Mutex
-	commit string
-	start  time.Time
-	done   map[string]time.Duration
-	all    chan struct{}
+	mu       sync.Mutex
+	commit   string
+	start    time.Time
+	done     map[string]time.Duration
+	released map[string]time.Duration
+	all      chan struct{}
 }
 
 // phaseTimes are the per-cluster times of one commit, from its start.
@@ -41,6 +43,11 @@ type phaseTimes struct {
 	// one is the latency of fetch, render and one sync; the spread after
 	// it is the fleet waiting for workers.
 	synced []time.Duration
+	// byCluster is when each cluster ran the commit.
+	byCluster map[string]time.Duration
+	// released is when the app's rollout released the commit to each
+	// cluster (ClusterSync spec.rollout.revision), for apps with a rollout.
+	released map[string]time.Duration
 }
 
 func newSyncTracker(clusters int) *syncTracker {
@@ -53,6 +60,7 @@ func (t *syncTracker) begin(commit string) {
 	defer t.mu.Unlock()
 	t.commit, t.start = commit, time.Now()
 	t.done = make(map[string]time.Duration, t.clusters)
+	t.released = map[string]time.Duration{}
 	t.all = make(chan struct{})
 }
 
@@ -60,7 +68,15 @@ func (t *syncTracker) begin(commit string) {
 func (t *syncTracker) observe(cs *flotillav1.ClusterSync) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.commit == "" || !synced(cs, t.commit) {
+	if t.commit == "" {
+		return
+	}
+	if r := cs.Spec.Rollout; r != nil && strings.Contains(r.Revision, t.commit) {
+		if _, ok := t.released[cs.Spec.Cluster]; !ok {
+			t.released[cs.Spec.Cluster] = time.Since(t.start)
+		}
+	}
+	if !synced(cs, t.commit) {
 		return
 	}
 	if _, ok := t.done[cs.Spec.Cluster]; ok {
@@ -96,7 +112,7 @@ func (t *syncTracker) wait(ctx context.Context, timeout time.Duration) (*phaseTi
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := &phaseTimes{}
+	out := &phaseTimes{byCluster: maps.Clone(t.done), released: maps.Clone(t.released)}
 	for _, d := range t.done {
 		out.synced = append(out.synced, d)
 	}
