@@ -30,6 +30,10 @@ type AppReconciler struct {
 	Store *desiredStore
 	// Summaries limits how often one App is re-aggregated.
 	Summaries *debounce
+	// Rollouts is the shorter debounce of Apps with a rollout: a stage
+	// that became Ready releases the next one within its window, not
+	// within the summary's.
+	Rollouts *debounce
 }
 
 // SetupWithManager registers the reconciler.
@@ -56,10 +60,15 @@ func (r *AppReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	if err := r.Get(ctx, req.NamespacedName, app); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Summaries.forget(req.NamespacedName)
+			r.Rollouts.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if wait := r.Summaries.wait(req.NamespacedName); wait > 0 {
+	deb := r.Summaries
+	if app.Spec.Rollout != nil && r.Rollouts != nil {
+		deb = r.Rollouts
+	}
+	if wait := deb.wait(req.NamespacedName); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	before := app.DeepCopy()

@@ -18,6 +18,11 @@ import (
 	"github.com/flotilla-gitops/flotilla/rollout"
 )
 
+// rolloutInterval is the least time between two steps of one App's
+// rollout: short, so that a stage that became Ready releases the next
+// without waiting for the App summary's debounce.
+const rolloutInterval = 100 * time.Millisecond
+
 // failureReasons are the Ready reasons that count as a site failing a
 // rollout: its apply failed, or it was not Ready within the health timeout.
 var failureReasons = []string{flotillav1.ReasonApplyFailed, flotillav1.ReasonHealthCheckFailed, flotillav1.ReasonPruneFailed}

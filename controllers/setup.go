@@ -74,7 +74,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := clusters.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Cluster controller: %w", err)
 	}
-	if err := (&AppReconciler{Client: mgr.GetClient(), Recorder: recorder, Clock: opts.Clock, Store: store, Summaries: newDebounce(opts.SummaryInterval)}).SetupWithManager(mgr); err != nil {
+	if err := (&AppReconciler{Client: mgr.GetClient(), Recorder: recorder, Clock: opts.Clock, Store: store, Summaries: newDebounce(opts.SummaryInterval), Rollouts: newDebounce(min(opts.SummaryInterval, rolloutInterval))}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up App controller: %w", err)
 	}
 	writer := &StatusWriter{
