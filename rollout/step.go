@@ -91,7 +91,7 @@ type Output struct {
 
 // Step advances a rollout by one decision. It is pure and deterministic.
 func Step(in Input) Output {
-	s := &stepper{in: in, out: Output{Release: map[string]string{}}, sites: map[string]*Site{}, changed: map[string]bool{}}
+	s := &stepper{in: in, out: Output{Release: map[string]string{}}, sites: map[string]*Site{}, changed: map[string]bool{}, rolledBack: map[string]bool{}}
 	for i := range in.Sites {
 		s.sites[in.Sites[i].Name] = &in.Sites[i]
 	}
@@ -107,6 +107,11 @@ type stepper struct {
 	// changed marks the stages where the revision changes what a site
 	// runs (carried over from the persisted status).
 	changed map[string]bool
+	// rolledBack marks the sites a rollback returned to their last Ready
+	// revision: once returned they no longer run the failed revision, yet
+	// they are still the sites it failed on (carried over from the
+	// persisted failed lists).
+	rolledBack map[string]bool
 }
 
 func (s *stepper) event(warning bool, reason, format string, args ...any) {
@@ -206,10 +211,18 @@ func (s *stepper) run() {
 
 	switch p.Phase {
 	case flotillav1.RolloutRolledBack:
+		for _, ss := range p.Stages {
+			for _, name := range ss.Failed {
+				s.rolledBack[name] = true
+			}
+		}
 		for i := range in.Sites {
 			site := &in.Sites[i]
 			if s.failed(site) && site.LastReady != "" && site.LastReady != in.Revision {
 				s.release(site, site.LastReady)
+			}
+			if s.failed(site) {
+				s.rolledBack[site.Name] = true
 			}
 		}
 		return
@@ -350,7 +363,7 @@ func (s *stepper) summarise() {
 			switch {
 			case s.done(site):
 				ss.Updated++
-			case s.failed(site):
+			case s.failed(site), p.Phase == flotillav1.RolloutRolledBack && s.rolledBack[name]:
 				ss.Failed = append(ss.Failed, name)
 			case site.Deferred != "" && s.released(site) != s.in.Revision:
 				ss.Deferred = append(ss.Deferred, name)

@@ -315,3 +315,23 @@ func TestGatesApplyOnlyWhereTheRevisionChangesSomething(t *testing.T) {
 		t.Fatalf("a changed canary must wait for approval: phase %s", w2.status.Phase)
 	}
 }
+
+// Once a rollback has returned a failed site to its last Ready revision,
+// the site no longer runs the failed revision; the status must still say
+// which site it failed on, for as long as the rollout stays rolled back.
+func TestRolledBackStatusKeepsNamingTheFailedSites(t *testing.T) {
+	w := newWorld(fourStages(), "v1")
+	w.policy = flotillav1.RolloutRollback
+	w.bad["v2"] = true
+	w.run("v2", 50, flotillav1.RolloutRolledBack)
+	w.run("v2", 10)
+	if s := w.sites["dresden"]; s.Released != "v1" || !s.Ready {
+		t.Fatalf("canary not rolled back: %+v", *s)
+	}
+	if got := w.status.Stages[0].Failed; !slices.Equal(got, []string{"dresden"}) {
+		t.Errorf("canary stage failed = %v after the rollback, want [dresden]", got)
+	}
+	if want := "revision v2 failed on dresden; push a fix, or flotilla rollout resume"; w.status.Message != want {
+		t.Errorf("message %q, want %q", w.status.Message, want)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	fluxmeta "github.com/fluxcd/pkg/apis/meta"
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
@@ -156,7 +157,8 @@ func TestDemoExitWhenSyncedFailsWithTheReason(t *testing.T) {
 // set up a shell with `flotilla demo env`, read the status with kubectl,
 // clone the repository, change one factory's model version on a branch,
 // preview it with `flotilla diff`, push to main and watch that factory,
-// and only it, update; read the status branch; stop a factory's cluster,
+// and only it, update; read the status branch; push a bad release and see
+// it stop at the canary and roll back, then revert it; stop a factory's cluster,
 // see it reported, bring it back; then Ctrl-C removes everything.
 func TestDemoQuickstart(t *testing.T) {
 	assets := testenv.RequireAssets(t, "kube-controller-manager", "kube-scheduler", "kwok")
@@ -296,6 +298,124 @@ func TestDemoQuickstart(t *testing.T) {
 
 	if row := lineWith(u.run(0, "flotilla", "status", "--repo", "."), "factory-dresden"); !strings.Contains(row, "main@"+head[:7]) {
 		t.Fatalf("flotilla status --repo . shows dresden at %q, want main@%s", row, head[:7])
+	}
+
+	// Step: a bad release stops at the first factory. Its render changes on
+	// every factory; only the canary receives it, fails to apply it, and is
+	// rolled back; Lyon and Austin never receive it.
+	inferenceSites := []string{"factory-dresden", "factory-lyon", "factory-austin"}
+	goodRevision := ""
+	{
+		app := &flotillav1.App{}
+		must(t, func(ctx context.Context) error {
+			return hubCl.Get(ctx, types.NamespacedName{Namespace: namespace, Name: "adc-inference"}, app)
+		})
+		if st := app.Status.Rollout; st == nil || st.Phase != flotillav1.RolloutComplete || !strings.HasSuffix(st.Revision, head) {
+			t.Fatalf("before the bad release, adc-inference's rollout must be Complete at %s: %+v", head, st)
+		}
+		goodRevision = app.Status.Rollout.Revision
+	}
+	beforeBad := map[string]*appsv1.Deployment{}
+	for _, name := range inferenceSites {
+		beforeBad[name] = inferenceDeployment(t, member(name))
+	}
+	u.run(0, "sh", "-c", badReleaseScript)
+	u.run(0, "git", "commit", "--quiet", "-am", "adc-inference: request memory for the new model")
+	diff = u.run(1, "flotilla", "diff", "--repo", ".", "--base", "origin/main", "--head", "main")
+	t.Logf("flotilla diff of the bad release:\n%s", diff)
+	if summary := lineWith(diff, "sites change"); !strings.HasSuffix(summary, "3 of 5 sites change: factory-austin, factory-dresden, factory-lyon") {
+		t.Fatalf("flotilla diff summary = %q, want every inference factory:\n%s", summary, diff)
+	}
+	if plan := lineWith(diff, "adc-inference rolls out"); !strings.Contains(plan, "canary (factory-dresden)") {
+		t.Fatalf("flotilla diff does not say the canary is factory-dresden: %q\n%s", plan, diff)
+	}
+	u.run(0, "git", "push", "--quiet", "origin", "main")
+	bad := strings.TrimSpace(u.run(0, "git", "rev-parse", "HEAD"))
+	eventually(t, 3*time.Minute, "the bad release rolled back on factory-dresden", func() error {
+		app := &flotillav1.App{}
+		if err := testenv.Retry(context.Background(), func(ctx context.Context) error {
+			return hubCl.Get(ctx, types.NamespacedName{Namespace: namespace, Name: "adc-inference"}, app)
+		}); err != nil {
+			return err
+		}
+		if st := app.Status.Rollout; st == nil || !strings.HasSuffix(st.Revision, bad) || st.Phase != flotillav1.RolloutRolledBack {
+			return fmt.Errorf("rollout status %+v", st)
+		}
+		// Dresden runs, Ready, what it ran before: the rollback is done.
+		cs := &flotillav1.ClusterSync{}
+		if err := testenv.Retry(context.Background(), func(ctx context.Context) error {
+			return hubCl.Get(ctx, types.NamespacedName{Namespace: namespace, Name: "adc-inference.factory-dresden"}, cs)
+		}); err != nil {
+			return err
+		}
+		if cs.Status.AppliedRevision != goodRevision || cs.Status.ObservedGeneration != cs.Generation || !apimeta.IsStatusConditionTrue(cs.Status.Conditions, fluxmeta.ReadyCondition) {
+			return fmt.Errorf("factory-dresden not back at %s: applied %s, %+v", goodRevision, cs.Status.AppliedRevision, cs.Status.Conditions)
+		}
+		return nil
+	})
+	status := u.run(0, "flotilla", "rollout", "status", "adc-inference", "-n", namespace)
+	t.Logf("flotilla rollout status adc-inference:\n%s", status)
+	if first := lineWith(status, "app adc-inference:"); !strings.Contains(first, "RolledBack") || !strings.Contains(first, bad[:12]) {
+		t.Errorf("flotilla rollout status does not say the bad release rolled back: %q\n%s", first, status)
+	}
+	if row := strings.Fields(lineWith(status, "canary ")); len(row) != 5 || row[4] != "factory-dresden" {
+		t.Errorf("flotilla rollout status does not name factory-dresden as the failed canary: %q\n%s", row, status)
+	}
+	t.Logf("members:\n%s", u.run(0, "sh", "-c", `for c in factory-lyon factory-dresden factory-austin; do echo "$c: $(kubectl --context $c -n adc get deployment adc-inference -o jsonpath='generation {.metadata.generation}, image {.spec.template.spec.containers[0].image}, memory request {.spec.template.spec.containers[0].resources.requests.memory}')"; done`))
+	fapps := u.run(0, "kubectl", "get", "fapps", "-n", namespace)
+	t.Logf("kubectl get fapps:\n%s", fapps)
+	if row := lineWith(fapps, "adc-inference "); !strings.Contains(row, "RolledBack") {
+		t.Errorf("kubectl get fapps: adc-inference's row %q does not say RolledBack", row)
+	}
+	events := u.run(0, "kubectl", "get", "events", "-n", namespace, "--field-selector", "reason=RolloutRolledBack")
+	t.Logf("kubectl get events --field-selector reason=RolloutRolledBack:\n%s", events)
+	if row := lineWith(events, "app/adc-inference"); !strings.Contains(row, "factory-dresden") || strings.Contains(row, "factory-lyon") || strings.Contains(row, "factory-austin") {
+		t.Errorf("no RolloutRolledBack event naming factory-dresden alone:\n%s", events)
+	}
+	failedEvents := u.run(0, "kubectl", "get", "events", "-n", namespace, "--field-selector", "reason=ApplyFailed")
+	t.Logf("kubectl get events --field-selector reason=ApplyFailed:\n%s", failedEvents)
+	if !strings.Contains(failedEvents, "adc-inference.factory-dresden") || strings.Contains(failedEvents, "adc-inference.factory-lyon") || strings.Contains(failedEvents, "adc-inference.factory-austin") {
+		t.Errorf("the apply must have failed on factory-dresden alone:\n%s", failedEvents)
+	}
+	// What the members run: Dresden what it ran before the bad release,
+	// Lyon and Austin exactly what they ran, never touched.
+	for _, name := range inferenceSites {
+		checkUnchanged(t, name, beforeBad[name], inferenceDeployment(t, member(name)), name != "factory-dresden")
+	}
+	for _, name := range []string{"factory-lyon", "factory-austin"} {
+		cs := &flotillav1.ClusterSync{}
+		must(t, func(ctx context.Context) error {
+			return hubCl.Get(ctx, types.NamespacedName{Namespace: namespace, Name: "adc-inference." + name}, cs)
+		})
+		if cs.Spec.Rollout == nil || cs.Spec.Rollout.Revision != goodRevision || cs.Status.AppliedRevision != goodRevision {
+			t.Errorf("%s: released %+v, applied %s; want %s, the bad release never released there", name, cs.Spec.Rollout, cs.Status.AppliedRevision, goodRevision)
+		}
+	}
+
+	// Step: the fix, a revert, supersedes the failed rollout.
+	u.run(0, "git", "revert", "--no-edit", "HEAD")
+	u.run(0, "git", "push", "--quiet", "origin", "main")
+	head = strings.TrimSpace(u.run(0, "git", "rev-parse", "HEAD"))
+	eventually(t, 3*time.Minute, "the revert rolled out and the fleet synced", func() error {
+		app := &flotillav1.App{}
+		if err := testenv.Retry(context.Background(), func(ctx context.Context) error {
+			return hubCl.Get(ctx, types.NamespacedName{Namespace: namespace, Name: "adc-inference"}, app)
+		}); err != nil {
+			return err
+		}
+		if st := app.Status.Rollout; st == nil || !strings.HasSuffix(st.Revision, head) || st.Phase != flotillav1.RolloutComplete {
+			return fmt.Errorf("rollout status %+v", st)
+		}
+		if status := u.run(0, "flotilla", "demo", "status"); !strings.Contains(status, "main@"+head[:7]) || !strings.Contains(status, "Synced:") {
+			return fmt.Errorf("flotilla demo status:\n%s", status)
+		}
+		return nil
+	})
+	t.Logf("flotilla rollout status adc-inference after the revert:\n%s", u.run(0, "flotilla", "rollout", "status", "adc-inference", "-n", namespace))
+	t.Logf("kubectl get fapps after the revert:\n%s", u.run(0, "kubectl", "get", "fapps", "-n", namespace))
+	t.Logf("events after the revert:\n%s", u.run(0, "kubectl", "get", "events", "-n", namespace, "--field-selector", "involvedObject.name=adc-inference", "--sort-by=.lastTimestamp"))
+	for _, name := range inferenceSites {
+		checkUnchanged(t, name, beforeBad[name], inferenceDeployment(t, member(name)), name != "factory-dresden")
 	}
 
 	// Step: stop a factory's cluster and see it reported.
@@ -512,6 +632,52 @@ func deploymentVersion(t *testing.T, cl client.Client, ns, name string) string {
 		return cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, d)
 	})
 	return fmt.Sprintf("generation %d resourceVersion %s", d.Generation, d.ResourceVersion)
+}
+
+// badReleaseScript is the bad release of docs/quickstart.md, as typed there:
+// a memory request in adc-inference's local-registry overlay, which every
+// factory of the app renders, written "128MB" (not a Kubernetes quantity:
+// 128M or 128Mi is), which the API server refuses.
+const badReleaseScript = `cat >> apps/adc-inference/overlays/local-registry/kustomization.yaml <<'EOF'
+patches:
+  - patch: |-
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata:
+        name: adc-inference
+      spec:
+        template:
+          spec:
+            containers:
+              - name: classifier
+                resources:
+                  requests:
+                    memory: 128MB
+EOF
+`
+
+// inferenceDeployment reads a member's adc-inference Deployment.
+func inferenceDeployment(t *testing.T, cl client.Client) *appsv1.Deployment {
+	t.Helper()
+	d := &appsv1.Deployment{}
+	must(t, func(ctx context.Context) error {
+		return cl.Get(ctx, types.NamespacedName{Namespace: "adc", Name: "adc-inference"}, d)
+	})
+	return d
+}
+
+// checkUnchanged compares a member's Deployment with what it was: the same
+// spec, and with untouched also the same generation (never updated).
+func checkUnchanged(t *testing.T, cluster string, before, now *appsv1.Deployment, untouched bool) {
+	t.Helper()
+	if !apiequality.Semantic.DeepEqual(before.Spec, now.Spec) {
+		t.Errorf("%s's adc-inference spec changed: image %s -> %s, resources %v -> %v", cluster,
+			before.Spec.Template.Spec.Containers[0].Image, now.Spec.Template.Spec.Containers[0].Image,
+			before.Spec.Template.Spec.Containers[0].Resources, now.Spec.Template.Spec.Containers[0].Resources)
+	}
+	if untouched && before.Generation != now.Generation {
+		t.Errorf("%s's adc-inference generation %d -> %d: it received the bad release", cluster, before.Generation, now.Generation)
+	}
 }
 
 // must runs fn, retrying its transient failures (see testenv.IsTransient)
