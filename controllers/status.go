@@ -25,7 +25,7 @@ func writeStatus(ctx context.Context, c client.Client, after client.Object, befo
 	if equality.Semantic.DeepEqual(beforeStatus, afterStatus) {
 		return nil
 	}
-	data, err := statusMergePatch(beforeStatus, afterStatus)
+	data, err := statusMergePatch(beforeStatus, afterStatus, after.GetResourceVersion())
 	if err != nil {
 		return fmt.Errorf("patch %T %s/%s status: %w", after, after.GetNamespace(), after.GetName(), err)
 	}
@@ -37,8 +37,13 @@ func writeStatus(ctx context.Context, c client.Client, after client.Object, befo
 }
 
 // statusMergePatch returns the JSON merge patch {"status": ...} that turns
-// before into after.
-func statusMergePatch(before, after any) ([]byte, error) {
+// before into after. The patch is computed against before, read from the
+// informer cache, so it carries before's resourceVersion: when the cache
+// was stale (a write of ours had not reached it yet), the API server refuses
+// the patch with a conflict and the reconcile runs again on fresh data,
+// instead of leaving a field that the stale copy already showed at its new
+// value at the value the missed write set.
+func statusMergePatch(before, after any, resourceVersion string) ([]byte, error) {
 	b, err := json.Marshal(before)
 	if err != nil {
 		return nil, fmt.Errorf("encode the previous status: %w", err)
@@ -51,5 +56,9 @@ func statusMergePatch(before, after any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compute the status patch: %w", err)
 	}
-	return json.Marshal(map[string]json.RawMessage{"status": p})
+	out := map[string]any{"status": json.RawMessage(p)}
+	if resourceVersion != "" {
+		out["metadata"] = map[string]string{"resourceVersion": resourceVersion}
+	}
+	return json.Marshal(out)
 }
