@@ -68,7 +68,7 @@ func TestClusterDeletionDropsWhatTheControllerHeldForIt(t *testing.T) {
 	opts := Options{HeartbeatInterval: time.Hour, ClusterTimeout: 10 * time.Second}.withDefaults()
 	r := &ClusterReconciler{
 		Client: mgr.GetClient(), Recorder: &record.FakeRecorder{}, Options: opts,
-		Clients:   newClusterClients(mgr.GetAPIReader(), clusterclient.Options{Timeout: opts.ClusterTimeout, WrapTransport: countRequests}, time.Hour),
+		Clients: newClusterClients(mgr.GetAPIReader(), clusterclient.Options{Timeout: opts.ClusterTimeout, WrapTransport: countRequests}, time.Hour),
 		// A heartbeat that fails on a loaded machine is retried soon, as
 		// an unreachable cluster is; the dead clusters' backoff is what
 		// the test counts, not its length.

@@ -2,12 +2,14 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -165,6 +167,7 @@ func (r *AppReconciler) driveRollout(ctx context.Context, app *flotillav1.App, s
 	out.Status.LastHandledApprove, out.Status.LastHandledResume, out.Status.LastHandledAbort = tokens[0], tokens[1], tokens[2]
 
 	log := ctrl.LoggerFrom(ctx)
+	var writes []siteWrite
 	for _, site := range sites {
 		cs := bySite[site.Name]
 		want := &flotillav1.SyncRollout{Revision: site.Released, Stage: stageOf[site.Name]}
@@ -174,15 +177,11 @@ func (r *AppReconciler) driveRollout(ctx context.Context, app *flotillav1.App, s
 		if cs.Spec.Rollout != nil && *cs.Spec.Rollout == *want {
 			continue
 		}
-		// cs is the cache's own object: patch a copy.
-		changed := cs.DeepCopy()
-		changed.Spec.Rollout = want
-		if err := r.Patch(ctx, changed, client.MergeFrom(cs)); err != nil && !apierrors.IsNotFound(err) {
-			return 0, fmt.Errorf("release revision %s to cluster %s: %w", want.Revision, site.Name, err)
-		}
-		if _, released := out.Release[site.Name]; released {
-			log.Info("rollout released a revision", "cluster", site.Name, "revision", want.Revision, "stage", want.Stage)
-		}
+		_, released := out.Release[site.Name]
+		writes = append(writes, siteWrite{sync: cs, want: want, released: released})
+	}
+	if err := releaseToSites(ctx, r.Client, writes); err != nil {
+		return 0, err
 	}
 	for _, e := range out.Events {
 		typ := corev1.EventTypeNormal
@@ -202,6 +201,50 @@ func (r *AppReconciler) driveRollout(ctx context.Context, app *flotillav1.App, s
 		}
 	}
 	return wait, nil
+}
+
+// releaseWorkers is how many ClusterSync spec.rollout writes one step of a
+// rollout sends at once. A stage of many sites is released in one step:
+// written one after the other, the last site of a 25-site stage started
+// a second or more after the first on a busy hub, which the whole stage
+// then waited for.
+const releaseWorkers = 16
+
+// siteWrite is one site's spec.rollout to write.
+type siteWrite struct {
+	// sync is the cache's own object: it is patched through a copy.
+	sync *flotillav1.ClusterSync
+	want *flotillav1.SyncRollout
+	// released says the step released a revision to the site (logged).
+	released bool
+}
+
+// releaseToSites writes each site's spec.rollout, releaseWorkers at once.
+// The writes are independent: which sites get which revision was decided
+// before, so their order does not matter, and a write that fails leaves the
+// others in place (the next step writes what is still missing). It returns
+// the errors of the writes that failed.
+func releaseToSites(ctx context.Context, c client.Client, writes []siteWrite) error {
+	log := ctrl.LoggerFrom(ctx)
+	errs := make([]error, len(writes))
+	var g errgroup.Group
+	g.SetLimit(releaseWorkers)
+	for i, w := range writes {
+		g.Go(func() error {
+			changed := w.sync.DeepCopy()
+			changed.Spec.Rollout = w.want
+			if err := c.Patch(ctx, changed, client.MergeFrom(w.sync)); err != nil && !apierrors.IsNotFound(err) {
+				errs[i] = fmt.Errorf("release revision %s to cluster %s: %w", w.want.Revision, w.sync.Spec.Cluster, err)
+				return nil
+			}
+			if w.released {
+				log.Info("rollout released a revision", "cluster", w.sync.Spec.Cluster, "revision", w.want.Revision, "stage", w.want.Stage)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return errors.Join(errs...)
 }
 
 // waitForRollout reports a sync whose app's rollout has released nothing

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -130,7 +131,7 @@ func (e *hubEnv) waitRolloutComplete(ctx context.Context, commit string, timeout
 			return
 		}
 		if time.Now().After(deadline) {
-			e.b.Fatalf("the rollout of %s is not Complete within %s: %+v (error %v)", commit, timeout, st, err)
+			e.b.Fatalf("the rollout of %s is not Complete within %s: %+v (error %v)\nsites not done:\n%s", commit, timeout, st, err, e.sitesNotDone(ctx, commit))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -265,4 +266,27 @@ func firstOf(times map[string]time.Duration, names []string) time.Duration {
 		}
 	}
 	return max(first, 0)
+}
+
+// sitesNotDone describes the ClusterSyncs that are not Ready at commit, to
+// say why a rollout did not complete.
+func (e *hubEnv) sitesNotDone(ctx context.Context, commit string) string {
+	syncs := &flotillav1.ClusterSyncList{}
+	if err := e.cache.List(ctx, syncs, client.InNamespace(fleetNamespace)); err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for i := range syncs.Items {
+		cs := &syncs.Items[i]
+		rel := "<nil>"
+		if cs.Spec.Rollout != nil {
+			rel = cs.Spec.Rollout.Revision
+		}
+		ready := apimeta.FindStatusCondition(cs.Status.Conditions, "Ready")
+		if strings.Contains(rel, commit) && strings.Contains(cs.Status.AppliedRevision, commit) && ready != nil && ready.Status == "True" && ready.ObservedGeneration == cs.Generation {
+			continue
+		}
+		fmt.Fprintf(&b, "  %s gen %d observed %d released %s applied %s lastReady %s ready %+v\n", cs.Name, cs.Generation, cs.Status.ObservedGeneration, rel, cs.Status.AppliedRevision, cs.Status.LastReadyRevision, ready)
+	}
+	return b.String()
 }
