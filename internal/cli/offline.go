@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -51,8 +52,11 @@ const (
 )
 
 // addLimitFlags adds --max-clusters, --max-apps and --max-targets (see
-// fleet.Limits) to a command that loads a fleet.
+// fleet.Limits), and --render-max-build-time, to a command that loads a
+// fleet.
 func addLimitFlags(fl *pflag.FlagSet) {
+	fl.DurationVar(&renderMaxBuildTime, "render-max-build-time", render.DefaultMaxBuildTime,
+		"longest wall-clock time of one kustomize build; a build past it is killed and reported")
 	fl.Int(flagMaxClusters, fleet.DefaultMaxClusters, "refuse a fleet repository with more cluster files")
 	fl.Int(flagMaxApps, fleet.DefaultMaxApps, "refuse a fleet repository with more app folders")
 	fl.Int(flagMaxTargets, fleet.DefaultMaxTargets, "refuse a fleet repository that places more (app, cluster) pairs")
@@ -69,7 +73,17 @@ func limitsFromFlags(cmd *cobra.Command) fleet.Limits {
 }
 
 // newRenderer returns the renderer of one command run.
-func newRenderer() *render.Renderer { return render.New(render.Options{}) }
+// newRenderer renders in worker processes, as the hub does: a build that
+// runs past render.DefaultMaxBuildTime or render.DefaultMaxWorkerMemory is
+// killed and reported, so a pull request cannot hang or exhaust the CI job
+// that previews it.
+func newRenderer() *render.Renderer {
+	return render.New(render.Options{Isolate: true, MaxBuildTime: renderMaxBuildTime})
+}
+
+// renderMaxBuildTime is the --render-max-build-time of the offline
+// commands (zero: render.DefaultMaxBuildTime).
+var renderMaxBuildTime time.Duration
 
 // printDiagnostics writes one diagnostic per line as "path:line: message".
 func printDiagnostics(w io.Writer, diags []fleet.Diagnostic) {
