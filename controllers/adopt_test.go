@@ -18,7 +18,6 @@ import (
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/apply/clusterclient"
-	"github.com/flotilla-gitops/flotilla/internal/testenv"
 )
 
 // An app's spec.adoptExisting reaches the apply: on a real hub and member,
@@ -27,23 +26,9 @@ import (
 // ConfigMap with it; the adopted mark survives the status write (the CRD
 // keeps status.inventory[].adopted).
 func TestClusterSyncAdoptsOnlyWhenTheAppAllowsIt(t *testing.T) {
-	clusters := testenv.NewClusters(t,
-		testenv.ClusterOptions{Name: "hub", CRDDirectoryPaths: []string{"../config/crd/bases"}},
-		testenv.ClusterOptions{Name: "member"})
-	hubCluster, member := clusters[0], clusters[1]
-	scheme := runtime(t)
-	hub, err := hubCluster.NewClient(scheme)
-	if err != nil {
-		t.Fatal(err)
-	}
-	memberClient, err := member.NewClient(scheme)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, _, memberClient := hubAndMember(t)
 	ctx := context.Background()
-	ns := "fleet"
-	must(t, hub.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
-	must(t, hub.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "member-kubeconfig", Namespace: ns}, Data: map[string][]byte{"value": member.Kubeconfig()}}))
+	ns := fleetNS
 	must(t, hub.Create(ctx, &flotillav1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "member", Namespace: ns}}))
 	cs := &flotillav1.ClusterSync{
 		ObjectMeta: metav1.ObjectMeta{Name: "settings.member", Namespace: ns, Labels: map[string]string{flotillav1.LabelRepository: "repo"}},

@@ -7,7 +7,6 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
@@ -16,7 +15,6 @@ import (
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/apply/clusterclient"
-	"github.com/flotilla-gitops/flotilla/internal/testenv"
 )
 
 // TestSteadyStateSyncRefreshesReadyWithoutCallingTheCluster reconciles, on a
@@ -25,19 +23,9 @@ import (
 // record the new revision and become Ready at its generation (so dependants
 // stop waiting) without a single request to the member cluster.
 func TestSteadyStateSyncRefreshesReadyWithoutCallingTheCluster(t *testing.T) {
-	clusters := testenv.NewClusters(t,
-		testenv.ClusterOptions{Name: "hub", CRDDirectoryPaths: []string{"../config/crd/bases"}},
-		testenv.ClusterOptions{Name: "member"})
-	hubCluster, member := clusters[0], clusters[1]
-	scheme := runtime(t)
-	hub, err := hubCluster.NewClient(scheme)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, _, _ := hubAndMember(t)
 	ctx := context.Background()
-	ns := "fleet"
-	must(t, hub.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
-	must(t, hub.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "member-kubeconfig", Namespace: ns}, Data: map[string][]byte{"value": member.Kubeconfig()}}))
+	ns := fleetNS
 	must(t, hub.Create(ctx, &flotillav1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "member", Namespace: ns}}))
 	cs := &flotillav1.ClusterSync{
 		ObjectMeta: metav1.ObjectMeta{Name: "web.member", Namespace: ns, Labels: map[string]string{flotillav1.LabelRepository: "repo"}},

@@ -18,7 +18,6 @@ import (
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/apply/clusterclient"
-	"github.com/flotilla-gitops/flotilla/internal/testenv"
 )
 
 // fixedClock is a Clock that says what the test sets.
@@ -32,23 +31,9 @@ func (c *fixedClock) Now() time.Time { return c.t }
 // sync says why; when the window opens a hold still keeps it; once the
 // hold is lifted the revision is applied.
 func TestAppWithoutRolloutWaitsForTheSitesWindowAndHold(t *testing.T) {
-	clusters := testenv.NewClusters(t,
-		testenv.ClusterOptions{Name: "hub", CRDDirectoryPaths: []string{"../config/crd/bases"}},
-		testenv.ClusterOptions{Name: "member"})
-	hubCluster, member := clusters[0], clusters[1]
-	scheme := runtime(t)
-	hub, err := hubCluster.NewClient(scheme)
-	if err != nil {
-		t.Fatal(err)
-	}
-	memberCl, err := member.NewClient(scheme)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hub, _, memberCl := hubAndMember(t)
 	ctx := context.Background()
-	ns := "fleet"
-	must(t, hub.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
-	must(t, hub.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "member-kubeconfig", Namespace: ns}, Data: map[string][]byte{"value": member.Kubeconfig()}}))
+	ns := fleetNS
 	cluster := &flotillav1.Cluster{
 		ObjectMeta: metav1.ObjectMeta{Name: "member", Namespace: ns},
 		Spec: flotillav1.ClusterSpec{UpdateWindows: []flotillav1.UpdateWindow{

@@ -32,10 +32,9 @@ func (s *desiredStore) pin(key syncKey) *Desired {
 func (s *desiredStore) setPins(repo types.NamespacedName, next map[syncKey]*Desired) {
 	s.mu.Lock()
 	var names []types.NamespacedName
-	for k, v := range s.pins {
+	for k := range s.pins {
 		if k.Repo == repo && next[k] == nil {
 			delete(s.pins, k)
-			_ = v
 		}
 	}
 	for k, v := range next {
