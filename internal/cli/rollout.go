@@ -35,14 +35,9 @@ func (h *hubFlags) register(cmd *cobra.Command) {
 
 // client connects to the hub and returns the namespace to use.
 func (h *hubFlags) client() (client.Client, string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if h.kubeconfig != "" {
-		rules.ExplicitPath = h.kubeconfig
-	}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: h.context})
-	cfg, err := cc.ClientConfig()
+	cl, cc, err := connectHub(h.kubeconfig, h.context)
 	if err != nil {
-		return nil, "", fmt.Errorf("load the hub kubeconfig: %w", err)
+		return nil, "", err
 	}
 	ns := h.namespace
 	if ns == "" {
@@ -50,15 +45,31 @@ func (h *hubFlags) client() (client.Client, string, error) {
 			return nil, "", fmt.Errorf("read the kubeconfig's namespace: %w", err)
 		}
 	}
+	return cl, ns, nil
+}
+
+// connectHub returns a client of the hub that kubeconfig (default:
+// $KUBECONFIG, then ~/.kube/config) and kubeContext (default: the current
+// one) name, and the loaded kubeconfig.
+func connectHub(kubeconfig, kubeContext string) (client.Client, clientcmd.ClientConfig, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if kubeconfig != "" {
+		rules.ExplicitPath = kubeconfig
+	}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext})
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, nil, fmt.Errorf("load the hub kubeconfig: %w", err)
+	}
 	scheme, err := hub.NewScheme()
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	cl, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
-		return nil, "", fmt.Errorf("connect to the hub: %w", err)
+		return nil, nil, fmt.Errorf("connect to the hub: %w", err)
 	}
-	return cl, ns, nil
+	return cl, cc, nil
 }
 
 func newRolloutCommand() *cobra.Command {

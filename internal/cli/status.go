@@ -11,11 +11,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
-	"github.com/flotilla-gitops/flotilla/internal/hub"
 	"github.com/flotilla-gitops/flotilla/source"
 	"github.com/flotilla-gitops/flotilla/status/branch"
 	"github.com/flotilla-gitops/flotilla/status/report"
@@ -88,21 +86,9 @@ func printReports(w io.Writer, reports []report.Report, output string) error {
 }
 
 func statusFromHub(ctx context.Context, kubeconfig, namespace, repository string) ([]report.Report, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if kubeconfig != "" {
-		rules.ExplicitPath = kubeconfig
-	}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("load the hub kubeconfig: %w", err)
-	}
-	scheme, err := hub.NewScheme()
+	cl, _, err := connectHub(kubeconfig, "")
 	if err != nil {
 		return nil, err
-	}
-	cl, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return nil, fmt.Errorf("connect to the hub: %w", err)
 	}
 	repos := &flotillav1.FleetRepositoryList{}
 	if err := cl.List(ctx, repos, client.InNamespace(namespace)); err != nil {
