@@ -98,6 +98,50 @@ type Placement struct {
 	// clusters.
 	// +optional
 	Replicas []ReplicaDivision `json:"replicas,omitempty"`
+
+	// Requires keeps the app off clusters whose live available capacity
+	// (Cluster status.capacity.available) is below these amounts, for
+	// example {nvidia.com/gpu: 4}. A cluster whose capacity is unknown does
+	// not qualify.
+	// +optional
+	Requires corev1.ResourceList `json:"requires,omitempty"`
+
+	// Failover makes the app leave a cluster tainted flotilla.dev/unreachable
+	// (after its toleration's tolerationSeconds for that taint) for the next
+	// candidate. Without it the app stays on its cluster while it is down.
+	// +optional
+	Failover *FailoverSpec `json:"failover,omitempty"`
+}
+
+// FailbackPolicy says whether a failed-over app returns when its cluster
+// recovers.
+// +kubebuilder:validation:Enum=Return;Stay
+type FailbackPolicy string
+
+const (
+	// FailbackReturn moves the app back once the cluster is reachable again
+	// and the app is placed there by its placement rules.
+	FailbackReturn FailbackPolicy = "Return"
+	// FailbackStay keeps the app where it failed over to, as long as it
+	// still fits there.
+	FailbackStay FailbackPolicy = "Stay"
+)
+
+// FailoverSpec is an app's failover policy.
+type FailoverSpec struct {
+	// TolerationSeconds is how long the app stays on a cluster after it is
+	// tainted flotilla.dev/unreachable. Defaults to 0: it leaves at once.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	TolerationSeconds *int64 `json:"tolerationSeconds,omitempty"`
+	// Failback is Return or Stay. Defaults to Stay.
+	// +optional
+	Failback FailbackPolicy `json:"failback,omitempty"`
+	// KeepObjects leaves the app's objects on the failed cluster when it
+	// comes back. By default they are pruned once the cluster is back and
+	// the app is Ready where it moved.
+	// +optional
+	KeepObjects bool `json:"keepObjects,omitempty"`
 }
 
 // SpreadConstraint limits how many chosen clusters share a label value.
@@ -118,6 +162,10 @@ type ValueSource struct {
 	// Var is a cluster var key.
 	// +optional
 	Var string `json:"var,omitempty"`
+	// Available is a resource name (cpu, memory, nvidia.com/gpu, ...): the
+	// cluster's live available amount of it (status.capacity.available).
+	// +optional
+	Available corev1.ResourceName `json:"available,omitempty"`
 }
 
 // RankBy orders clusters by a label or var value, numerically when every

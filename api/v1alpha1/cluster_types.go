@@ -75,7 +75,8 @@ type ClusterSpec struct {
 	PruneOnRemoval bool `json:"pruneOnRemoval,omitempty"`
 }
 
-// ClusterCapacity is what a cluster's nodes report as allocatable.
+// ClusterCapacity is what a cluster's nodes offer, per resource (cpu,
+// memory, nvidia.com/gpu and any extended resource).
 type ClusterCapacity struct {
 	// Nodes is the number of nodes.
 	Nodes int32 `json:"nodes"`
@@ -88,7 +89,24 @@ type ClusterCapacity struct {
 	// GPU is the sum of allocatable nvidia.com/gpu.
 	// +optional
 	GPU *resource.Quantity `json:"gpu,omitempty"`
+	// Allocatable is the sum of the ready, schedulable nodes' allocatable
+	// amounts, per resource.
+	// +optional
+	Allocatable corev1.ResourceList `json:"allocatable,omitempty"`
+	// Available is Allocatable minus what the cluster's running and
+	// pending pods request, per resource, never below zero.
+	// +optional
+	Available corev1.ResourceList `json:"available,omitempty"`
+	// ObservedTime is when the figures were taken.
+	// +optional
+	ObservedTime *metav1.Time `json:"observedTime,omitempty"`
 }
+
+// TaintUnreachable is the NoExecute taint the hub sets on a cluster that
+// has been unreachable (or not ready) for longer than the grace period. Apps
+// that opt into failover leave the cluster after their tolerationSeconds
+// for it; other apps stay.
+const TaintUnreachable = "flotilla.dev/unreachable"
 
 // ClusterHold is a hold a site set on itself.
 type ClusterHold struct {
@@ -116,6 +134,12 @@ type ClusterStatus struct {
 	// Capacity is the allocatable capacity of the cluster's nodes.
 	// +optional
 	Capacity *ClusterCapacity `json:"capacity,omitempty"`
+	// Taints are the taints the hub sets on the cluster itself, added to
+	// spec.taints for placement: flotilla.dev/unreachable (NoExecute) once
+	// the cluster has been unreachable or not ready for the grace period,
+	// with the time it was added.
+	// +optional
+	Taints []corev1.Taint `json:"taints,omitempty"`
 	// Hold is set while the site holds new revisions (the ConfigMap
 	// flotilla-hold in namespace flotilla-system on the cluster, read with
 	// each heartbeat).
@@ -141,6 +165,7 @@ type ClusterStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=fcl;fclusters,categories=flotilla
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.access.mode`
 // +kubebuilder:printcolumn:name="Reachable",type=string,JSONPath=`.status.conditions[?(@.type=="Reachable")].status`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Apps",type=string,JSONPath=`.status.apps`
