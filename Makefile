@@ -45,7 +45,7 @@ build-image-binary: ## Build bin/flotilla-image: the image's binary (no demo, no
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code and CRDs (config/crd) from api/.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
-	$(CONTROLLER_GEN) crd rbac:roleName=flotilla-controller paths=./api/... paths=./controllers/... output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) crd rbac:roleName=flotilla-controller paths=./api/... paths=./controllers/... paths=./dashboard/... output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	go run ./hack/crd2schema -crds config/crd/bases -out docs/schema
 
 .PHONY: manifests

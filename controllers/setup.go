@@ -12,6 +12,10 @@ import (
 	"github.com/flotilla-gitops/flotilla/source"
 )
 
+// EventSource is the source component of the events the reconcilers
+// record (the dashboard lists only those).
+const EventSource = "flotilla"
+
 // Setup registers every Flotilla reconciler with the manager. They share one
 // renderer (and its cache), one Git cache, one client per member cluster and
 // one reachability tracker.
@@ -38,7 +42,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	// The events.k8s.io recorder (mgr.GetEventRecorder) is not a drop-in:
 	// its Eventf takes a related object and an action, and it needs RBAC on
 	// events.k8s.io. Keep the core/v1 recorder until the reconcilers move.
-	recorder := mgr.GetEventRecorderFor("flotilla") //nolint:staticcheck // see above: the new events API is not a drop-in
+	recorder := mgr.GetEventRecorderFor(EventSource) //nolint:staticcheck // see above: the new events API is not a drop-in
 	repo := &FleetRepositoryReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),

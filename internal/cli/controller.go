@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/flotilla-gitops/flotilla/controllers"
+	"github.com/flotilla-gitops/flotilla/dashboard"
 	"github.com/flotilla-gitops/flotilla/internal/hub"
 	"github.com/flotilla-gitops/flotilla/render"
 )
@@ -40,8 +41,15 @@ placed on with server-side apply, prunes, corrects drift and reports status.`,
 			if err != nil {
 				return fmt.Errorf("load the hub kubeconfig: %w", err)
 			}
+			if opts.Dashboard.Addr != "" && !cmd.Flags().Changed("dashboard-auth") {
+				opts.Dashboard.Auth = !dashboard.IsLoopback(opts.Dashboard.Addr)
+			}
+			opts.Dashboard.InsecureNoAuth = cmd.Flags().Changed("dashboard-auth") && !opts.Dashboard.Auth
 			if opts.LeaderElectionNamespace == "" {
 				opts.LeaderElectionNamespace = os.Getenv("POD_NAMESPACE")
+			}
+			if opts.Dashboard.StaleAfter == 0 {
+				opts.Dashboard.StaleAfter = 3 * opts.Controllers.HeartbeatInterval
 			}
 			return hub.Run(ctrl.SetupSignalHandler(), cfg, opts)
 		},
@@ -52,6 +60,11 @@ placed on with server-side apply, prunes, corrects drift and reports status.`,
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", ":8080", "address of the Prometheus metrics endpoint (0 disables)")
 	f.StringVar(&opts.HealthAddr, "health-addr", ":8081", "address of the /healthz and /readyz endpoints (0 disables)")
 	f.StringVar(&opts.WebhookAddr, "webhook-addr", ":9292", "address of the push webhook endpoint /hooks/<namespace>/<repository> (0 disables)")
+	f.StringVar(&opts.Dashboard.Addr, "dashboard-addr", "", "address of the read-only web dashboard, for example 127.0.0.1:9090 (empty: off; see docs/dashboard.md)")
+	f.BoolVar(&opts.Dashboard.Auth, "dashboard-auth", false, "check viewers' Kubernetes bearer tokens (TokenReview) and namespace permissions (SubjectAccessReview); default: on unless --dashboard-addr is loopback")
+	f.StringVar(&opts.Dashboard.TLSCertFile, "dashboard-tls-cert", "", "certificate file: serve the dashboard over HTTPS (with --dashboard-tls-key)")
+	f.StringVar(&opts.Dashboard.TLSKeyFile, "dashboard-tls-key", "", "private key file of --dashboard-tls-cert")
+	f.DurationVar(&opts.Dashboard.StaleAfter, "dashboard-stale-after", 0, "heartbeat age past which the dashboard shows a cluster stale (default: 3 heartbeat intervals)")
 	f.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader so that only one replica reconciles")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: $POD_NAMESPACE)")
 	f.StringVar(&opts.Controllers.CacheDir, "cache-dir", defaultCacheDir(), "folder for the Git caches")

@@ -102,6 +102,7 @@ could not start.`,
 	f.StringVar(&opts.AssetsDir, "assets", "", "folder of the control-plane binaries (default: $KUBEBUILDER_ASSETS, else bin/k8s/<version> here or in a parent folder)")
 	f.StringVar(&opts.Dir, "dir", "", "folder for everything the demo makes, kept when it stops (default: a temporary folder, removed)")
 	f.StringVar(&opts.Namespace, "namespace", demo.DefaultNamespace, "namespace of the FleetRepository and Secrets on the hub")
+	f.StringVar(&opts.DashboardAddr, "dashboard-addr", "127.0.0.1:0", "address of the web dashboard (loopback, no sign-in; \"-\" turns it off)")
 	f.BoolVar(&run.ExitWhenSynced, "exit-when-synced", false, "stop and exit 0 once the fleet is synced (exit 1 if not within --timeout)")
 	f.DurationVar(&run.Timeout, "timeout", 10*time.Minute, "how long the start and the first sync may take")
 	cmd.PersistentFlags().StringVar(&socket, "control-socket", "", "unix socket of the running demo (default: $"+demo.ControlSocketEnv+", else flotilla-demo-<uid>.sock in the temporary folder)")

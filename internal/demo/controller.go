@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/flotilla-gitops/flotilla/controllers"
+	"github.com/flotilla-gitops/flotilla/dashboard"
 	flotillahub "github.com/flotilla-gitops/flotilla/internal/hub"
 )
 
@@ -17,7 +18,7 @@ var errControllerStopped = errors.New("the controller stopped")
 // `flotilla controller` would run on the hub, with short intervals so that
 // the demo reacts within seconds. It logs to Layout.ControllerLog.
 func (d *Demo) startController() error {
-	mgr, err := flotillahub.NewManager(d.hub.Config(), flotillahub.Options{
+	opts := flotillahub.Options{
 		MetricsAddr: "0",
 		HealthAddr:  "0",
 		Controllers: controllers.Options{
@@ -28,7 +29,12 @@ func (d *Demo) startController() error {
 			ClusterBackoffMax:  15 * time.Second,
 			HealthPollInterval: time.Second,
 		},
-	})
+	}
+	if d.opts.DashboardAddr != "-" {
+		opts.Dashboard = dashboard.Options{Addr: d.opts.DashboardAddr, StaleAfter: 3 * d.opts.Heartbeat}
+		opts.DashboardListening = func(url string) { d.progress.ok("dashboard: %s", url) }
+	}
+	mgr, err := flotillahub.NewManager(d.hub.Config(), opts)
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,9 @@ type Options struct {
 	FlotillaBinary string
 	// Out receives the progress and the results. Nil means io.Discard.
 	Out io.Writer
+	// DashboardAddr is where the controller serves the web dashboard.
+	// Empty means a free port on 127.0.0.1; "-" turns the dashboard off.
+	DashboardAddr string
 	// Interval, DriftInterval, StatusInterval and Heartbeat tune the
 	// FleetRepository and the controller; zero means the defaults above.
 	Interval, DriftInterval, StatusInterval, Heartbeat time.Duration
@@ -61,6 +64,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ControlSocket == "" {
 		o.ControlSocket = DefaultControlSocket()
+	}
+	if o.DashboardAddr == "" {
+		o.DashboardAddr = "127.0.0.1:0"
 	}
 	if o.Out == nil {
 		o.Out = io.Discard

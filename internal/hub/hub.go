@@ -9,18 +9,22 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/controllers"
+	"github.com/flotilla-gitops/flotilla/dashboard"
 )
 
 // Options configure the hub manager.
@@ -43,6 +47,12 @@ type Options struct {
 	LeaderElectionID string
 	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// Dashboard, when its Addr is set, serves the read-only web dashboard
+	// from the manager's cache.
+	Dashboard dashboard.Options
+	// DashboardListening, when set, is called with the dashboard's URL once
+	// its address is bound.
+	DashboardListening func(url string)
 }
 
 // NewScheme returns a scheme with the built-in kinds and Flotilla's.
@@ -81,6 +91,12 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		// memory and the copying of every cached read.
 		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 	}
+	if opts.Dashboard.Addr != "" {
+		// The dashboard shows Flotilla's own events: cache only those.
+		mgrOpts.Cache.ByObject = map[client.Object]cache.ByObject{
+			&corev1.Event{}: {Field: fields.OneTermEqualSelector("source", controllers.EventSource)},
+		}
+	}
 	if opts.LeaseDuration > 0 {
 		mgrOpts.LeaseDuration = &opts.LeaseDuration
 	}
@@ -116,6 +132,22 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		}
 		if err := mgr.Add(hooks); err != nil {
 			return nil, fmt.Errorf("add webhook server: %w", err)
+		}
+	}
+	if opts.Dashboard.Addr != "" {
+		dash, err := dashboard.New(mgr.GetCache(), mgr.GetCache(), mgr.GetClient(), opts.Dashboard)
+		if err != nil {
+			return nil, err
+		}
+		url, err := dash.Listen()
+		if err != nil {
+			return nil, err
+		}
+		if err := mgr.Add(dash); err != nil {
+			return nil, fmt.Errorf("add dashboard server: %w", err)
+		}
+		if opts.DashboardListening != nil {
+			opts.DashboardListening(url)
 		}
 	}
 	return mgr, nil
