@@ -57,19 +57,23 @@ manifests: generate ## Alias of generate.
 test-binaries: ## Build the test control planes (kube-apiserver, etcd, kubectl, ...) when missing.
 	@./hack/build-test-binaries.sh $(KUBEBUILDER_ASSETS)
 
+.PHONY: chromium
+chromium: ## Install Debian's Chromium for the browser tests when missing (says so).
+	@./hack/ensure-chromium.sh
+
 .PHONY: vet
 vet: ## go vet every package.
 	go vet ./...
 
 .PHONY: test
-test: test-binaries vet ## Run vet, every test against real control planes, then the race detector on RACE_PKGS.
+test: test-binaries chromium vet ## Run vet, every test against real control planes, then the race detector on RACE_PKGS.
 	go test -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) ./...
 	go test -race -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 	go test ./render -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 20s -fuzzminimizetime 10x
 
 .PHONY: bench
 bench: test-binaries ## Run the benchmarks one package at a time (results go in docs/benchmarks.md).
-	go test -p 1 -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./render/... ./test/bench/...
+	go test -p 1 -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./render/... ./dashboard/ ./test/bench/...
 
 ##@ Quality
 
