@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"crypto/ecdh"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -227,6 +228,34 @@ func TestPullRegistrationIdentity(t *testing.T) {
 		t.Fatal("another key opened the credential")
 	}
 	asA := agentClient(t, hubCluster, scheme, regA, keyA)
+	// The plaintext token is nowhere on the hub: not in the registration,
+	// not in an event.
+	plain, err := seal.Open(keyA, regA.Status.Credential)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := json.Marshal(regA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := &corev1.EventList{}
+	waitFor(t, 30*time.Second, "the Issued event of "+regA.Name, func() error {
+		if err := admin.List(ctx, events, client.InNamespace(fleetNS)); err != nil {
+			return err
+		}
+		for _, e := range events.Items {
+			if e.InvolvedObject.Name == regA.Name && e.Reason == flotillav1.ReasonIssued {
+				return nil
+			}
+		}
+		return fmt.Errorf("%d events, none Issued for %s", len(events.Items), regA.Name)
+	})
+	for _, e := range events.Items {
+		stored = append(stored, e.Message...)
+	}
+	if strings.Contains(string(stored), string(plain)) {
+		t.Fatal("the issued token appears in the registration or an event")
+	}
 	regB, keyB := register(t, admin, "site-b-0000000b", "site-b", nil)
 	regB = waitRegistration(t, admin, regB.Name, flotillav1.IssuedCondition, metav1.ConditionTrue, flotillav1.ReasonIssued)
 	asB := agentClient(t, hubCluster, scheme, regB, keyB)
@@ -278,6 +307,26 @@ func TestPullRegistrationIdentity(t *testing.T) {
 	}
 	waitUnauthorized(t, asA2, nsA, "the revoked token of site-a")
 	waitRegistration(t, admin, regA2.Name, flotillav1.RevokedCondition, metav1.ConditionTrue, flotillav1.ReasonRevokedByUser)
+
+	// site-a switches to Push: its Agent and agent namespace go.
+	switched := &flotillav1.Cluster{}
+	must(t, call(func() error { return admin.Get(ctx, client.ObjectKey{Namespace: fleetNS, Name: "site-a"}, switched) }))
+	switchPatch := client.MergeFrom(switched.DeepCopy())
+	switched.Spec.Access.Mode = flotillav1.AccessPush
+	must(t, call(func() error { return admin.Patch(ctx, switched, switchPatch) }))
+	waitFor(t, 60*time.Second, "agent namespace of site-a deleted after the switch to Push", func() error {
+		if err := admin.Get(ctx, client.ObjectKey{Namespace: nsA, Name: flotillav1.AgentObjectName}, &flotillav1.Agent{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("Agent: %v", err)
+		}
+		n := &corev1.Namespace{}
+		if err := admin.Get(ctx, client.ObjectKey{Name: nsA}, n); err != nil {
+			return err
+		}
+		if n.DeletionTimestamp.IsZero() {
+			return fmt.Errorf("namespace %s not being deleted", nsA)
+		}
+		return nil
+	})
 
 	// site-b leaves the fleet: its identity, registration and namespace go.
 	must(t, call(func() error { return asB.Get(ctx, client.ObjectKey{Namespace: nsB, Name: "web"}, &flotillav1.Bundle{}) }))
