@@ -89,6 +89,9 @@ func (r *ClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		}
 	}()
 
+	if err := r.reconcileAgentNamespace(ctx, c); err != nil {
+		return ctrl.Result{}, err
+	}
 	if c.Spec.Access.Mode == flotillav1.AccessPull {
 		conditions.MarkUnknown(c, flotillav1.ReachableCondition, flotillav1.ReasonPullMode, "the cluster syncs itself through its agent")
 		r.states.set(memberKey(c.Namespace, c.Name), "pull")
@@ -199,6 +202,9 @@ func (r *ClusterReconciler) finalize(ctx context.Context, c *flotillav1.Cluster)
 	if n := len(list.Items); n > 0 {
 		ctrl.LoggerFrom(ctx).V(1).Info("deleted cluster waits for its ClusterSyncs", "cluster", c.Name, "syncs", n)
 		return ctrl.Result{}, nil
+	}
+	if err := r.removeAgentNamespace(ctx, c, "cluster "+c.Name+" left the fleet"); err != nil {
+		return ctrl.Result{}, err
 	}
 	p := client.MergeFrom(c.DeepCopy())
 	controllerutil.RemoveFinalizer(c, clusterFinalizer)

@@ -36,6 +36,10 @@ type Options struct {
 	// StatusTick is how often repositories are checked for a status
 	// commit (each commits at most once per its statusInterval).
 	StatusTick time.Duration
+	// AgentTokenTTL is how long the token issued to a registering pull-mode
+	// agent lives (the agent renews it itself long before); at least ten
+	// minutes.
+	AgentTokenTTL time.Duration
 	// AllowKubeconfigExec lets kubeconfigs use exec credential plugins.
 	AllowKubeconfigExec bool
 	// Clock tells the time to rollouts (pauses, update windows); nil is
@@ -71,6 +75,7 @@ func (o Options) withDefaults() Options {
 	def(&o.ClusterTimeout, 15*time.Second)
 	def(&o.HealthPollInterval, 2*time.Second)
 	def(&o.SummaryInterval, time.Second)
+	def(&o.AgentTokenTTL, 168*time.Hour)
 	o.FleetLimits = o.FleetLimits.WithDefaults()
 	if o.Clock == nil {
 		o.Clock = realClock{}

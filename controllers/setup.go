@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -23,6 +24,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	opts = opts.withDefaults()
 	if opts.CacheDir == "" {
 		return fmt.Errorf("set up controllers: a cache directory is required")
+	}
+	if opts.AgentTokenTTL < minAgentTokenTTL {
+		return fmt.Errorf("set up controllers: --agent-token-ttl %s is too short: a token lives at least %s", opts.AgentTokenTTL, minAgentTokenTTL)
 	}
 	fetcher, err := source.NewFetcher(filepath.Join(opts.CacheDir, "git"))
 	if err != nil {
@@ -78,6 +82,13 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := clusters.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Cluster controller: %w", err)
 	}
+	registrations := &RegistrationReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+		Recorder: recorder, Options: opts,
+	}
+	if err := registrations.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up ClusterRegistration controller: %w", err)
+	}
 	if err := (&AppReconciler{Client: mgr.GetClient(), Recorder: recorder, Clock: opts.Clock, Store: store, Summaries: newDebounce(opts.SummaryInterval), Rollouts: newDebounce(min(opts.SummaryInterval, rolloutInterval))}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up App controller: %w", err)
 	}
@@ -90,6 +101,10 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}
 	return nil
 }
+
+// minAgentTokenTTL is the shortest lifetime of a token the API server
+// issues (TokenRequest refuses shorter ones).
+const minAgentTokenTTL = 10 * time.Minute
 
 // newHubRenderer is the hub's renderer: builds always run isolated in
 // worker processes, under the given limits.

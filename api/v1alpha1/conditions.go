@@ -90,4 +90,9 @@ const (
 	// over that object when it already exists on a cluster without Flotilla
 	// owner labels. Flotilla does not apply the annotation itself.
 	AnnotationAdopt = "flotilla.dev/adopt"
+	// AnnotationApproved, set to "true" on a ClusterRegistration by a
+	// person (`flotilla cluster approve`), approves it. The hub counts it
+	// only once it has marked the registration pending: a registration
+	// that arrives already annotated has the annotation removed.
+	AnnotationApproved = "flotilla.dev/approved"
 )

@@ -78,6 +78,7 @@ placed on with server-side apply, prunes, corrects drift and reports status.`,
 	f.IntVar(&opts.Controllers.FleetLimits.Clusters, "max-clusters", def.FleetLimits.Clusters, "refuse a fleet repository with more cluster files")
 	f.IntVar(&opts.Controllers.FleetLimits.Apps, "max-apps", def.FleetLimits.Apps, "refuse a fleet repository with more app folders")
 	f.IntVar(&opts.Controllers.FleetLimits.Targets, "max-targets", def.FleetLimits.Targets, "refuse a fleet repository that places more (app, cluster) pairs")
+	f.DurationVar(&opts.Controllers.AgentTokenTTL, "agent-token-ttl", def.AgentTokenTTL, "lifetime of the token issued to a registering pull-mode agent (it renews it itself); at least 10m")
 	f.BoolVar(&opts.Controllers.AllowKubeconfigExec, "allow-kubeconfig-exec", false, "allow member kubeconfigs that run exec credential plugins")
 	// Render limits (docs/hub.md, "Render limits").
 	ro := &opts.Controllers.Render
