@@ -46,6 +46,11 @@ func agentNamespaceLabels(fleetNamespace, cluster string) map[string]string {
 // It is idempotent and sends two requests when everything is in place.
 func ensureAgentNamespace(ctx context.Context, cl client.Client, fleetNamespace, cluster string) (string, error) {
 	name := flotillav1.AgentNamespace(fleetNamespace, cluster)
+	if agentNamespaceInPlace(ctx, cl, name, fleetNamespace, cluster) {
+		// Read from the cache: a heartbeat of a provisioned pull cluster
+		// sends nothing.
+		return name, nil
+	}
 	ns := corev1ac.Namespace(name).WithLabels(agentNamespaceLabels(fleetNamespace, cluster))
 	if err := cl.Apply(ctx, ns, client.FieldOwner(identityFieldOwner), client.ForceOwnership); err != nil {
 		return "", fmt.Errorf("ensure agent namespace %s of cluster %s: %w", name, cluster, err)
@@ -58,6 +63,22 @@ func ensureAgentNamespace(ctx context.Context, cl client.Client, fleetNamespace,
 		return "", fmt.Errorf("create the Agent object in namespace %s of cluster %s: %w", name, cluster, err)
 	}
 	return name, nil
+}
+
+// agentNamespaceInPlace reports whether the agent namespace exists with its
+// labels and holds the Agent object.
+func agentNamespaceInPlace(ctx context.Context, cl client.Client, name, fleetNamespace, cluster string) bool {
+	ns := &corev1.Namespace{}
+	if err := cl.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil || !ns.DeletionTimestamp.IsZero() {
+		return false
+	}
+	for k, v := range agentNamespaceLabels(fleetNamespace, cluster) {
+		if ns.Labels[k] != v {
+			return false
+		}
+	}
+	agent := &flotillav1.Agent{}
+	return cl.Get(ctx, client.ObjectKey{Namespace: name, Name: flotillav1.AgentObjectName}, agent) == nil
 }
 
 // agentRules are the only rights of an agent identity, in its own agent

@@ -52,6 +52,8 @@ func (r *ClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			}
 			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: cs.Namespace, Name: cs.Spec.Cluster}}}
 		})).
+		// A pull cluster's heartbeat is its agent's.
+		Watches(&flotillav1.Agent{}, handler.EnqueueRequestsFromMapFunc(r.clusterOfAgent)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(2, r.Options.SyncWorkers/4)}).
 		Named("cluster").
 		Complete(r)
@@ -93,9 +95,7 @@ func (r *ClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		return ctrl.Result{}, err
 	}
 	if c.Spec.Access.Mode == flotillav1.AccessPull {
-		conditions.MarkUnknown(c, flotillav1.ReachableCondition, flotillav1.ReasonPullMode, "the cluster syncs itself through its agent")
-		r.states.set(memberKey(c.Namespace, c.Name), "pull")
-		return ctrl.Result{}, nil
+		return r.pullHeartbeat(ctx, c)
 	}
 
 	due := r.Options.HeartbeatInterval

@@ -51,6 +51,13 @@ type ClusterSyncReconciler struct {
 	// namespaces seen there, so an apply does not read its namespace every
 	// time; drift checks forget a namespace found missing.
 	namespaces namespaceMemories
+
+	// APIReader reads the hub without the cache, where a stale view would
+	// do harm (collecting the BundleChunks of pull clusters); nil: the
+	// client.
+	APIReader client.Reader
+	// bundleLocks serialises the Bundle writes of one agent namespace.
+	bundleLocks keyedLock
 }
 
 // appliedObjects is a concurrency-safe map of apply.Applied by UID, each
@@ -106,6 +113,8 @@ func (r *ClusterSyncReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(r.Store.changes.source()).
 		Watches(&flotillav1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.syncsOfCluster)).
 		Watches(&flotillav1.ClusterSync{}, handler.EnqueueRequestsFromMapFunc(r.dependantsOf)).
+		// An agent's report on a pull cluster reaches its sync at once.
+		Watches(&flotillav1.Bundle{}, handler.EnqueueRequestsFromMapFunc(syncOfBundle), builder.WithPredicates(bundleReported{})).
 		// A changed driftInterval must take effect now, not at the next
 		// check planned with the old interval.
 		Watches(&flotillav1.FleetRepository{}, handler.EnqueueRequestsFromMapFunc(r.syncsOfRepository),
@@ -223,8 +232,7 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, err
 	}
 	if cluster.Spec.Access.Mode == flotillav1.AccessPull {
-		conditions.MarkUnknown(cs, meta.ReadyCondition, flotillav1.ReasonPullMode, "cluster %s syncs itself through its agent", cluster.Name)
-		return ctrl.Result{}, nil
+		return r.reconcilePull(ctx, cs, cluster, desired, repo)
 	}
 
 	driftInterval := r.driftInterval(ctx, repo)
@@ -535,7 +543,11 @@ func (r *ClusterSyncReconciler) finalize(ctx context.Context, cs *flotillav1.Clu
 	}
 	ctx = withPurpose(ctx, "prune")
 	log := ctrl.LoggerFrom(ctx)
-	if cs.Annotations[orphanAnnotation] != "true" && len(cs.Status.Inventory) > 0 {
+	pull, done, result, err := r.finalizePull(ctx, cs)
+	if pull && (!done || err != nil) {
+		return result, err
+	}
+	if !pull && cs.Annotations[orphanAnnotation] != "true" && len(cs.Status.Inventory) > 0 {
 		cluster := &flotillav1.Cluster{}
 		err := r.Get(ctx, types.NamespacedName{Namespace: cs.Namespace, Name: cs.Spec.Cluster}, cluster)
 		var removal bool

@@ -67,6 +67,8 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Reach:    reach,
 		Limits:   newLimiter(opts.PerClusterConcurrency),
 		Options:  opts,
+
+		APIReader: mgr.GetAPIReader(),
 	}
 	if err := syncs.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up ClusterSync controller: %w", err)

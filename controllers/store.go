@@ -28,6 +28,10 @@ type Desired struct {
 	// AdoptExisting lets the app take over objects that exist without
 	// Flotilla owner labels (the app's spec.adoptExisting).
 	AdoptExisting bool
+
+	// encoded is the pull-mode encoding of Objects, computed at most once
+	// however many Bundles carry it (see pull_bundle.go).
+	encoded encodedOnce
 }
 
 // syncKey identifies one (app, cluster) pair of one repository.

@@ -39,22 +39,21 @@ func Markdown(r Report) []byte {
 	var b bytes.Buffer
 	apps := r.Apps()
 	fmt.Fprintf(&b, "# Fleet status\n\nRepository `%s`, latest revision `%s`.\n\n", r.Repository, ShortRevision(r.Revision))
-	b.WriteString("| cluster | reachable | revision |")
+	b.WriteString("| cluster | reachable | mode | revision |")
 	for _, a := range apps {
 		b.WriteString(" " + a + " |")
 	}
-	b.WriteString("\n|---|---|---|")
+	b.WriteString("\n|---|---|---|---|")
 	for range apps {
 		b.WriteString("---|")
 	}
 	b.WriteString("\n")
 	var stale []ClusterStatus
 	for _, c := range r.Clusters {
-		reach := map[string]string{"True": "yes", "False": "**STALE**", "Unknown": "pull"}[c.Reachable]
 		if c.Stale {
 			stale = append(stale, c)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s |", c.Cluster, reach, ShortRevision(c.Revision))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |", c.Cluster, reachWord(c, "**STALE**"), modeWord(c), ShortRevision(c.Revision))
 		byApp := map[string]AppStatus{}
 		for _, a := range c.Apps {
 			byApp[a.App] = a

@@ -42,7 +42,11 @@ type ClusterStatus struct {
 	// Revision is the revision every app on the cluster has applied, if
 	// they agree.
 	Revision string `json:"revision,omitempty"`
-	// Reachable is "True", "False" or "Unknown" (pull mode).
+	// Mode is how the hub reaches the cluster: Push (it connects) or Pull
+	// (an agent in the cluster syncs it and reports its heartbeat).
+	Mode string `json:"mode,omitempty"`
+	// Reachable is "True", "False" or "Unknown" (not probed yet): for a
+	// pull cluster, whether its agent's heartbeat is recent.
 	Reachable string `json:"reachable"`
 	// Stale is true when the cluster stopped answering.
 	Stale bool `json:"stale,omitempty"`
@@ -98,7 +102,7 @@ func Build(repo *flotillav1.FleetRepository, clusters []flotillav1.Cluster, sync
 	}
 	for i := range clusters {
 		c := &clusters[i]
-		cs := ClusterStatus{Cluster: c.Name, Reachable: "Unknown", KubernetesVersion: c.Status.KubernetesVersion}
+		cs := ClusterStatus{Cluster: c.Name, Mode: modeOf(c), Reachable: "Unknown", KubernetesVersion: c.Status.KubernetesVersion}
 		if reach := apimeta.FindStatusCondition(c.Status.Conditions, flotillav1.ReachableCondition); reach != nil {
 			cs.Reachable = string(reach.Status)
 			if reach.Status == metav1.ConditionFalse {
@@ -114,6 +118,34 @@ func Build(repo *flotillav1.FleetRepository, clusters []flotillav1.Cluster, sync
 	}
 	sort.Slice(r.Clusters, func(i, j int) bool { return r.Clusters[i].Cluster < r.Clusters[j].Cluster })
 	return r
+}
+
+// modeOf returns a cluster's access mode, Push when unset.
+func modeOf(c *flotillav1.Cluster) string {
+	if c.Spec.Access.Mode == "" {
+		return string(flotillav1.AccessPush)
+	}
+	return string(c.Spec.Access.Mode)
+}
+
+// reachWord is the one-word reachability of a cluster for the tables.
+func reachWord(c ClusterStatus, stale string) string {
+	switch c.Reachable {
+	case "True":
+		return "yes"
+	case "False":
+		return stale
+	}
+	return "unknown"
+}
+
+// modeWord is a cluster's mode for the tables ("push" for reports written
+// before the mode was recorded).
+func modeWord(c ClusterStatus) string {
+	if c.Mode == "" {
+		return "push"
+	}
+	return strings.ToLower(c.Mode)
 }
 
 // commonRevision returns the revision all apps have applied, or "" when

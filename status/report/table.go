@@ -13,11 +13,10 @@ import (
 func WriteTable(w io.Writer, r Report, now time.Time) error {
 	apps := r.Apps()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	header := append([]string{"CLUSTER", "REACHABLE", "REVISION"}, upper(apps)...)
+	header := append([]string{"CLUSTER", "REACHABLE", "MODE", "REVISION"}, upper(apps)...)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, c := range r.Clusters {
-		reach := map[string]string{"True": "yes", "False": "STALE", "Unknown": "pull"}[c.Reachable]
-		row := []string{c.Cluster, reach, orDash(ShortRevision(c.Revision))}
+		row := []string{c.Cluster, reachWord(c, "STALE"), modeWord(c), orDash(ShortRevision(c.Revision))}
 		byApp := map[string]AppStatus{}
 		for _, a := range c.Apps {
 			byApp[a.App] = a
