@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
@@ -73,4 +75,18 @@ func (r *Result) Summary() string {
 		parts = append(parts[:maxListedChanges:maxListedChanges], fmt.Sprintf("and %d more", len(parts)-maxListedChanges))
 	}
 	return heading + ": " + strings.Join(parts, "; ")
+}
+
+// MarkSynced records in st, whose conditions obj holds, that the cluster
+// runs revision and that it is healthy: Ready and Healthy at obj's
+// generation, nothing in progress, no error.
+func MarkSynced(obj conditions.Setter, st *flotillav1.ClusterSyncStatus, revision string) {
+	st.AppliedRevision = revision
+	st.LastReadyRevision = revision
+	st.WaitingFor = ""
+	st.LastError = ""
+	conditions.MarkTrue(obj, flotillav1.HealthyCondition, meta.SucceededReason, "all %d objects are ready", len(st.Inventory))
+	conditions.MarkTrue(obj, meta.ReadyCondition, flotillav1.ReasonSynced, "revision %s applied and healthy", revision)
+	conditions.Delete(obj, meta.ReconcilingCondition)
+	conditions.Delete(obj, meta.StalledCondition)
 }

@@ -486,14 +486,7 @@ func (r *ClusterSyncReconciler) correctDrift(ctx context.Context, cs *flotillav1
 // markSynced records that the cluster runs the desired state and it is
 // healthy: Ready and Healthy at the current generation, nothing in progress.
 func markSynced(cs *flotillav1.ClusterSync, d *Desired) {
-	cs.Status.AppliedRevision = d.Revision
-	cs.Status.LastReadyRevision = d.Revision
-	cs.Status.WaitingFor = ""
-	cs.Status.LastError = ""
-	conditions.MarkTrue(cs, flotillav1.HealthyCondition, meta.SucceededReason, "all %d objects are ready", len(cs.Status.Inventory))
-	conditions.MarkTrue(cs, meta.ReadyCondition, flotillav1.ReasonSynced, "revision %s applied and healthy", d.Revision)
-	conditions.Delete(cs, meta.ReconcilingCondition)
-	conditions.Delete(cs, meta.StalledCondition)
+	apply.MarkSynced(cs, &cs.Status, d.Revision)
 }
 
 // finalize prunes what the sync applied (unless orphaned) and lets the
