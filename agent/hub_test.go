@@ -328,3 +328,11 @@ func (e *env) memberCM(ctx context.Context, name string) (*corev1.ConfigMap, err
 }
 
 var errStill = errors.New("not yet")
+
+// waitIdentity waits until the agent stored its identity on the member.
+func (e *env) waitIdentity(t *testing.T) {
+	t.Helper()
+	eventually(t, 60*time.Second, "identity stored on the member", func(ctx context.Context) error {
+		return e.member.Get(ctx, client.ObjectKey{Namespace: DefaultStateNamespace, Name: IdentitySecret}, &corev1.Secret{})
+	})
+}
