@@ -75,13 +75,18 @@ func (a *Agent) heartbeat(ctx context.Context) error {
 	return nil
 }
 
+// watchTimeout bounds one watch request; the agent then watches anew.
+const watchTimeout = 5 * time.Minute
+
 // watchLoop wakes the sync loop on every change of the agent namespace's
 // Bundles; it reconnects when the watch ends (the hub restarted, or
 // became unreachable).
 func (a *Agent) watchLoop(ctx context.Context) {
 	wait := time.Second
 	for ctx.Err() == nil {
-		w, err := a.hubWatch.Watch(ctx, &flotillav1.BundleList{}, client.InNamespace(a.ns))
+		timeout := int64(watchTimeout / time.Second)
+		w, err := a.hubWatch.Watch(ctx, &flotillav1.BundleList{}, client.InNamespace(a.ns),
+			&client.ListOptions{Raw: &metav1.ListOptions{TimeoutSeconds: &timeout}})
 		if err == nil {
 			wait = time.Second
 			for range w.ResultChan() {
