@@ -248,7 +248,7 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		// already runs. Record it without calling the cluster; nothing more
 		// to do there until drift is due.
 		markSynced(cs, desired)
-		if due := driftDue(cs, driftInterval); due > 0 {
+		if due := apply.DriftDue(&cs.Status, driftInterval); due > 0 {
 			return ctrl.Result{RequeueAfter: jittered(due)}, nil
 		}
 	}
@@ -309,26 +309,11 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 // become healthy; then the check runs one health poll interval from now.
 func (r *ClusterSyncReconciler) nextDriftCheck(ctx context.Context, cs *flotillav1.ClusterSync) time.Duration {
 	repo := types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]}
-	due := driftDue(cs, r.driftInterval(ctx, repo))
+	due := apply.DriftDue(&cs.Status, r.driftInterval(ctx, repo))
 	if due <= 0 {
 		due = r.Options.HealthPollInterval
 	}
 	return jittered(due)
-}
-
-// driftDue returns how long until the next drift check, or 0 when due.
-func driftDue(cs *flotillav1.ClusterSync, interval time.Duration) time.Duration {
-	last := cs.Status.LastDriftCheckTime
-	if last == nil {
-		last = cs.Status.LastAppliedTime
-	}
-	if last == nil {
-		return 0
-	}
-	if d := time.Until(last.Add(interval)); d > 0 {
-		return d
-	}
-	return 0
 }
 
 func (r *ClusterSyncReconciler) driftInterval(ctx context.Context, repo types.NamespacedName) time.Duration {
@@ -438,9 +423,9 @@ func (r *ClusterSyncReconciler) apply(ctx context.Context, cs *flotillav1.Cluste
 	cs.Status.Inventory = res.Inventory
 	cs.Status.LastError = ""
 	if res.Changed() {
-		msg := fmt.Sprintf("applied revision %s: %s", d.Revision, changeSummary(res))
+		msg := fmt.Sprintf("applied revision %s: %s", d.Revision, res.Summary())
 		r.Recorder.Event(cs, corev1.EventTypeNormal, "Applied", msg)
-		log.Info("applied", "revision", d.Revision, "changes", changeSummary(res))
+		log.Info("applied", "revision", d.Revision, "changes", res.Summary())
 	}
 	// checkHealth sets Ready and Healthy once, so a condition that stays
 	// True keeps its transition time across applies.
@@ -460,7 +445,7 @@ func (r *ClusterSyncReconciler) checkHealth(ctx context.Context, cs *flotillav1.
 		return ctrl.Result{RequeueAfter: r.nextDriftCheck(ctx, cs)}, nil
 	}
 	waited := time.Duration(0)
-	if since := healthWaitStart(cs); since != nil {
+	if since := apply.HealthWaitStart(&cs.Status); since != nil {
 		waited = time.Since(since.Time)
 	}
 	msg := health.Summary()
@@ -478,19 +463,6 @@ func (r *ClusterSyncReconciler) checkHealth(ctx context.Context, cs *flotillav1.
 	conditions.MarkUnknown(cs, meta.ReadyCondition, flotillav1.ReasonProgressing, "waiting for readiness: %s", msg)
 	conditions.MarkReconciling(cs, flotillav1.ReasonProgressing, "waiting for readiness")
 	return ctrl.Result{RequeueAfter: jittered(r.Options.HealthPollInterval)}, nil
-}
-
-// healthWaitStart returns when the objects were last written to the
-// cluster, which is when their health timeout starts: the last apply, or the
-// last drift correction when it came later (it recreated or changed objects
-// that may need time to become ready again). Nil when nothing was applied.
-func healthWaitStart(cs *flotillav1.ClusterSync) *metav1.Time {
-	start := cs.Status.LastAppliedTime
-	if corrected := cs.Status.LastDriftCheckTime; len(cs.Status.DriftedObjects) > 0 && corrected != nil &&
-		(start == nil || corrected.After(start.Time)) {
-		start = corrected
-	}
-	return start
 }
 
 func (r *ClusterSyncReconciler) correctDrift(ctx context.Context, cs *flotillav1.ClusterSync, cl apply.ClusterClient, d *Desired) (ctrl.Result, error) {
@@ -522,14 +494,7 @@ func (r *ClusterSyncReconciler) correctDrift(ctx context.Context, cs *flotillav1
 // markSynced records that the cluster runs the desired state and it is
 // healthy: Ready and Healthy at the current generation, nothing in progress.
 func markSynced(cs *flotillav1.ClusterSync, d *Desired) {
-	cs.Status.AppliedRevision = d.Revision
-	cs.Status.LastReadyRevision = d.Revision
-	cs.Status.WaitingFor = ""
-	cs.Status.LastError = ""
-	conditions.MarkTrue(cs, flotillav1.HealthyCondition, meta.SucceededReason, "all %d objects are ready", len(cs.Status.Inventory))
-	conditions.MarkTrue(cs, meta.ReadyCondition, flotillav1.ReasonSynced, "revision %s applied and healthy", d.Revision)
-	conditions.Delete(cs, meta.ReconcilingCondition)
-	conditions.Delete(cs, meta.StalledCondition)
+	apply.MarkSynced(cs, &cs.Status, d.Revision)
 }
 
 // finalize prunes what the sync applied (unless orphaned) and lets the
@@ -619,26 +584,4 @@ func (r *ClusterSyncReconciler) clusterLeaving(ctx context.Context, cs *flotilla
 		return false, fmt.Errorf("read FleetRepository %s of ClusterSync %s: %w", key, cs.Name, err)
 	}
 	return !repo.DeletionTimestamp.IsZero(), nil
-}
-
-func changeSummary(res *apply.Result) string {
-	if res.ChangeSet == nil {
-		return "no changes"
-	}
-	var parts []string
-	for _, e := range res.ChangeSet.Entries {
-		if string(e.Action) != "unchanged" {
-			parts = append(parts, e.String())
-		}
-	}
-	if len(res.Pruned) > 0 {
-		parts = append(parts, "pruned "+strings.Join(res.Pruned, ", "))
-	}
-	if len(res.Released) > 0 {
-		parts = append(parts, "released "+strings.Join(res.Released, ", "))
-	}
-	if len(parts) == 0 {
-		return "no changes"
-	}
-	return summarize(fmt.Sprintf("%d change(s)", len(parts)), parts)
 }

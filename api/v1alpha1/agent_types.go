@@ -189,6 +189,11 @@ type BundleSpec struct {
 	App string `json:"app"`
 	// Cluster is the cluster's name.
 	Cluster string `json:"cluster"`
+	// Repository is the name of the FleetRepository the app comes from (in
+	// the fleet namespace): with it the agent labels the objects it applies
+	// exactly as the hub labels a push cluster's objects.
+	// +optional
+	Repository string `json:"repository,omitempty"`
 	// Revision is the Git revision the content was rendered from.
 	Revision string `json:"revision"`
 	// Digest is "sha256:<hex>" of the uncompressed content; the agent

@@ -25,3 +25,9 @@ func (in *ClusterSync) GetConditions() []metav1.Condition { return in.Status.Con
 
 // SetConditions replaces the sync's status conditions.
 func (in *ClusterSync) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// GetConditions returns the bundle's status conditions.
+func (in *Bundle) GetConditions() []metav1.Condition { return in.Status.Conditions }
+
+// SetConditions sets the bundle's status conditions.
+func (in *Bundle) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
