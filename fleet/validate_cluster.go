@@ -106,9 +106,7 @@ func validateAccess(r *reporter, c *flotillav1.Cluster) {
 	a := c.Spec.Access
 	p := fieldPath{"spec", "access"}
 	switch a.Mode {
-	case "", flotillav1.AccessPush:
-	case flotillav1.AccessPull:
-		r.warnf(p.child("mode"), "spec.access.mode: Pull does nothing yet: the pull-mode agent is not released, so the hub applies nothing to this cluster and reports its apps as PullMode; use Push until the agent ships")
+	case "", flotillav1.AccessPush, flotillav1.AccessPull:
 	default:
 		r.errorf(p.child("mode"), "spec.access.mode: %q is not an access mode; use Push (the hub connects with a kubeconfig) or Pull (an agent in the cluster syncs it)", a.Mode)
 	}
