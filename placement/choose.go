@@ -102,7 +102,7 @@ func (p *appPlacement) rank(cands []candidate) []candidate {
 // and maxClusters. The chosen clusters are returned in name order.
 func (p *appPlacement) choose(cands []candidate) []candidate {
 	pl := p.app.Spec.Placement
-	ranked := p.rank(cands)
+	ranked := p.keepRunningFirst(p.rank(cands))
 	maxClusters := -1
 	if pl.MaxClusters != nil {
 		maxClusters = int(*pl.MaxClusters)

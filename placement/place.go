@@ -6,6 +6,9 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/fleet"
@@ -17,6 +20,8 @@ type Option func(*options)
 type options struct {
 	running    map[string]map[string]bool
 	maxTargets int
+	hubTaints  map[string][]corev1.Taint
+	now        time.Time
 }
 
 // WithMaxTargets caps the (app, cluster) pairs Place produces; over it,
@@ -68,7 +73,8 @@ func Place(f *fleet.Fleet, opts ...Option) *Result {
 		vars[c.Name] = clusterVars(c)
 	}
 	for _, app := range apps {
-		p := &appPlacement{f: f, app: app, file: f.AppFiles[app.Name], clusters: clusters, vars: vars, running: o.running[app.Name], res: res}
+		p := &appPlacement{f: f, app: app, file: f.AppFiles[app.Name], clusters: clusters, vars: vars, running: o.running[app.Name], res: res,
+			hubTaints: o.hubTaints, now: o.now}
 		p.place()
 		// Checked after each app: one app adds at most one target per
 		// cluster, and the clusters are capped by fleet.Limits.
@@ -189,6 +195,9 @@ type appPlacement struct {
 	vars     map[string]map[string]string // per cluster, shared: clone before use
 	running  map[string]bool
 	res      *Result
+	// hubTaints and now: see WithClusterTaints and WithNow.
+	hubTaints map[string][]corev1.Taint
+	now       time.Time
 }
 
 // candidate is a cluster that passed selection, exclusion and taints.

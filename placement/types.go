@@ -5,6 +5,7 @@ package placement
 
 import (
 	"sort"
+	"time"
 
 	"github.com/flotilla-gitops/flotilla/fleet"
 )
@@ -78,6 +79,10 @@ type Result struct {
 	// Errors are problems only visible against the clusters, such as a
 	// non-numeric weight; a fleet with errors must not be applied.
 	Errors []fleet.Diagnostic
+	// RecheckAt is the earliest time at which an app tolerating the hub's
+	// unreachable taint stops tolerating it (see WithClusterTaints): the
+	// result is only valid until then. Zero when nothing expires.
+	RecheckAt time.Time
 }
 
 // Target returns the target of an app on a cluster, or nil when the app is
