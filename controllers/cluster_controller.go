@@ -73,6 +73,9 @@ func (r *ClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithValues("cluster", c.Name))
 	before := c.DeepCopy()
 	defer func() {
+		if wait := r.taintUnreachable(c); wait > 0 && retErr == nil && (result.RequeueAfter == 0 || result.RequeueAfter > wait) {
+			result.RequeueAfter = wait
+		}
 		c.Status.ObservedGeneration = c.Generation
 		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, c, before.Status, c.Status))
 	}()
