@@ -445,6 +445,18 @@ spec:
 			},
 		},
 		{
+			name: "failover errors",
+			files: with(map[string]string{"apps/web/app.yaml": appHeader + `  placement:
+    failover:
+      tolerationSeconds: -5
+      failback: Sometimes
+`}),
+			want: []expect{
+				{"apps/web/app.yaml", 9, []string{"spec.placement.failover.tolerationSeconds: is -5", "0 or more"}},
+				{"apps/web/app.yaml", 10, []string{`spec.placement.failover.failback: "Sometimes" is not a failback policy`, "use Stay", "or Return"}},
+			},
+		},
+		{
 			name: "spread and maxClusters errors",
 			files: with(map[string]string{"apps/web/app.yaml": appHeader + `  placement:
     maxClusters: 0

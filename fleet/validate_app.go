@@ -92,6 +92,7 @@ func validatePlacement(r *reporter, pl flotillav1.Placement) {
 	for i, t := range pl.Tolerations {
 		validateToleration(r, p.child("tolerations", i), t)
 	}
+	validateFailover(r, p, pl)
 	if pl.MaxClusters != nil && *pl.MaxClusters < 1 {
 		r.errorf(p.child("maxClusters"), "spec.placement.maxClusters: is %d; set at least 1, or remove it to place the app on every candidate", *pl.MaxClusters)
 	}
