@@ -22,10 +22,14 @@ func valueOf(c *flotillav1.Cluster, vs flotillav1.ValueSource) (string, bool) {
 	return v, ok
 }
 
-// describeSource names a value source: "label region" or "var lines".
+// describeSource names a value source: "label region", "var lines" or
+// "available nvidia.com/gpu".
 func describeSource(vs flotillav1.ValueSource) string {
-	if vs.Label != "" {
+	switch {
+	case vs.Label != "":
 		return "label " + vs.Label
+	case vs.Available != "":
+		return "available " + string(vs.Available)
 	}
 	return "var " + vs.Var
 }
@@ -34,6 +38,9 @@ func describeSource(vs flotillav1.ValueSource) string {
 // is set is a number, lexically otherwise; clusters without the value last;
 // ties by name), or by name without rankBy.
 func (p *appPlacement) rank(cands []candidate) []candidate {
+	if p.roomRanked() {
+		return p.rankByRoom(cands)
+	}
 	rb := p.app.Spec.Placement.RankBy
 	if rb == nil {
 		return cands // already in name order
@@ -148,4 +155,79 @@ func describeGroup(key string, c *flotillav1.Cluster) string {
 		return key + "=" + v
 	}
 	return key + " unset"
+}
+
+// rankByRoom orders the candidates by live capacity: by rankBy.available
+// (in its order), or, for requires with maxClusters and no rankBy, by room
+// (how many times the requirement fits), most first. Clusters of unknown
+// capacity rank last; ties by name.
+//
+// Hysteresis: the clusters the app runs on now (WithRunning) rank first,
+// so that it moves only when a site no longer fits (requires) or is
+// otherwise ruled out, never because another site has a little more room
+// at this moment.
+func (p *appPlacement) rankByRoom(cands []candidate) []candidate {
+	rb := p.app.Spec.Placement.RankBy
+	descending := rb == nil || rb.Descending
+	type ranked struct {
+		candidate
+		value   float64
+		text    string
+		known   bool
+		running bool
+	}
+	rs := make([]ranked, len(cands))
+	for i, c := range cands {
+		r := ranked{candidate: c, running: p.running[c.cluster.Name]}
+		if rb != nil {
+			q, ok := p.available(c.cluster.Name, rb.Available)
+			r.value, r.text, r.known = q.AsApproximateFloat64(), q.String(), ok
+		} else {
+			r.value, r.known = p.room(c.cluster.Name)
+			r.text = strconv.FormatFloat(r.value, 'f', -1, 64)
+		}
+		rs[i] = r
+	}
+	slices.SortStableFunc(rs, func(a, b ranked) int {
+		if a.running != b.running {
+			if a.running {
+				return -1
+			}
+			return 1
+		}
+		if a.known != b.known {
+			if a.known {
+				return -1
+			}
+			return 1
+		}
+		c := cmp.Compare(a.value, b.value)
+		if descending {
+			c = -c
+		}
+		return cmp.Or(c, strings.Compare(a.cluster.Name, b.cluster.Name))
+	})
+	order := "ascending"
+	if descending {
+		order = "descending"
+	}
+	by := "room (how many times requires fits)"
+	if rb != nil {
+		by = describeSource(rb.ValueSource)
+	}
+	out := make([]candidate, len(rs))
+	for i, r := range rs {
+		out[i] = r.candidate
+		var why string
+		switch {
+		case r.running:
+			why = fmt.Sprintf("ranked %d of %d: the app runs here and it still qualifies, so it stays (hysteresis: it moves only when a site no longer fits)", i+1, len(rs))
+		case r.known:
+			why = fmt.Sprintf("ranked %d of %d by %s=%s (%s)", i+1, len(rs), by, r.text, order)
+		default:
+			why = fmt.Sprintf("ranked %d of %d: capacity unknown, so it ranks after the clusters with figures", i+1, len(rs))
+		}
+		r.decision.Reasons = append(r.decision.Reasons, why)
+	}
+	return out
 }

@@ -62,6 +62,11 @@ type Decision struct {
 	Placed bool
 	// Reasons are human-readable steps, in order, that led to the decision.
 	Reasons []string
+	// Figures are the live capacity figures the decision used (for the
+	// resources the app's requires, rankBy.available and
+	// weightBy.available name), sorted by resource; empty when it used
+	// none or the cluster's capacity is unknown.
+	Figures []Figure
 }
 
 // Result is the outcome of placement for a whole fleet.
@@ -78,6 +83,10 @@ type Result struct {
 	// Errors are problems only visible against the clusters, such as a
 	// non-numeric weight; a fleet with errors must not be applied.
 	Errors []fleet.Diagnostic
+	// CapacityUsed is true when Place had live capacity figures
+	// (WithCapacity); false means requires, rankBy.available and
+	// weightBy.available saw every cluster's capacity as unknown.
+	CapacityUsed bool
 }
 
 // Target returns the target of an app on a cluster, or nil when the app is
