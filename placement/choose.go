@@ -170,25 +170,27 @@ func (p *appPlacement) rankByRoom(cands []candidate) []candidate {
 	rb := p.app.Spec.Placement.RankBy
 	descending := rb == nil || rb.Descending
 	type ranked struct {
-		candidate
+		i       int
 		value   float64
-		text    string
 		known   bool
 		running bool
 	}
 	rs := make([]ranked, len(cands))
 	for i, c := range cands {
-		r := ranked{candidate: c, running: p.running[c.cluster.Name]}
-		if rb != nil {
-			q, ok := p.available(c.cluster.Name, rb.Available)
-			r.value, r.text, r.known = q.AsApproximateFloat64(), q.String(), ok
-		} else {
-			r.value, r.known = p.room(c.cluster.Name)
-			r.text = strconv.FormatFloat(r.value, 'f', -1, 64)
+		r := ranked{i: i, running: p.running[c.cluster.Name]}
+		// fits recorded the figures of every resource the app reads on
+		// each cluster of known capacity.
+		if len(c.decision.Figures) > 0 {
+			r.known = true
+			if rb != nil {
+				r.value = figure(c.decision, rb.Available).Available.AsApproximateFloat64()
+			} else {
+				r.value = room(c.decision)
+			}
 		}
 		rs[i] = r
 	}
-	slices.SortStableFunc(rs, func(a, b ranked) int {
+	slices.SortFunc(rs, func(a, b ranked) int {
 		if a.running != b.running {
 			if a.running {
 				return -1
@@ -205,7 +207,7 @@ func (p *appPlacement) rankByRoom(cands []candidate) []candidate {
 		if descending {
 			c = -c
 		}
-		return cmp.Or(c, strings.Compare(a.cluster.Name, b.cluster.Name))
+		return cmp.Or(c, strings.Compare(cands[a.i].cluster.Name, cands[b.i].cluster.Name))
 	})
 	order := "ascending"
 	if descending {
@@ -216,18 +218,21 @@ func (p *appPlacement) rankByRoom(cands []candidate) []candidate {
 		by = describeSource(rb.ValueSource)
 	}
 	out := make([]candidate, len(rs))
-	for i, r := range rs {
-		out[i] = r.candidate
+	for k, r := range rs {
+		c := cands[r.i]
+		out[k] = c
 		var why string
 		switch {
 		case r.running:
-			why = fmt.Sprintf("ranked %d of %d: the app runs here and it still qualifies, so it stays (hysteresis: it moves only when a site no longer fits)", i+1, len(rs))
-		case r.known:
-			why = fmt.Sprintf("ranked %d of %d by %s=%s (%s)", i+1, len(rs), by, r.text, order)
+			why = fmt.Sprintf("ranked %d of %d: the app runs here and it still qualifies, so it stays (hysteresis: it moves only when a site no longer fits)", k+1, len(rs))
+		case !r.known:
+			why = fmt.Sprintf("ranked %d of %d: capacity unknown, so it ranks after the clusters with figures", k+1, len(rs))
+		case rb != nil:
+			why = fmt.Sprintf("ranked %d of %d by %s=%s (%s)", k+1, len(rs), by, figure(c.decision, rb.Available).Available.String(), order)
 		default:
-			why = fmt.Sprintf("ranked %d of %d: capacity unknown, so it ranks after the clusters with figures", i+1, len(rs))
+			why = fmt.Sprintf("ranked %d of %d by %s=%s (%s)", k+1, len(rs), by, strconv.FormatFloat(r.value, 'f', -1, 64), order)
 		}
-		r.decision.Reasons = append(r.decision.Reasons, why)
+		c.decision.Reasons = append(c.decision.Reasons, why)
 	}
 	return out
 }

@@ -28,11 +28,6 @@ func (p *appPlacement) available(cluster string, name corev1.ResourceName) (q re
 	return q, true
 }
 
-// usesCapacity says whether the app's placement reads live figures.
-func (p *appPlacement) usesCapacity() bool {
-	return len(p.capacityResources()) > 0
-}
-
 // capacityResources are the resources whose figures the app's placement
 // reads, sorted.
 func (p *appPlacement) capacityResources() []corev1.ResourceName {
@@ -50,7 +45,7 @@ func (p *appPlacement) capacityResources() []corev1.ResourceName {
 		}
 	}
 	slices.Sort(out)
-	return slices.Compact(out)
+	return slices.Compact(append(make([]corev1.ResourceName, 0, len(out)), out...))
 }
 
 // recordFigures stores on the decision the figures of the resources the
@@ -80,7 +75,10 @@ func (p *appPlacement) recordFigures(c *flotillav1.Cluster, d *Decision, resourc
 // figures (as the app sees them: with what it holds there added back),
 // recording the figures and a reason.
 func (p *appPlacement) fits(c *flotillav1.Cluster, d *Decision) bool {
-	resources := p.capacityResources()
+	if p.resources == nil {
+		p.resources = p.capacityResources()
+	}
+	resources := p.resources
 	if len(resources) == 0 {
 		return true
 	}
@@ -154,24 +152,30 @@ func (p *appPlacement) roomRanked() bool {
 
 // room is how many times the app's requirement fits in the cluster's
 // available figures: the smallest available/required ratio over the
-// required resources (a required amount of zero does not limit it).
-// known is false for a cluster of unknown capacity.
-func (p *appPlacement) room(cluster string) (r float64, known bool) {
-	if _, ok := p.capacity[cluster]; !ok {
-		return 0, false
-	}
-	first := true
-	for name, want := range p.app.Spec.Placement.Requires {
-		if want.Sign() <= 0 {
+// required resources (a required amount of zero does not limit it). It
+// reads the figures fits recorded on the decision.
+func room(d *Decision) float64 {
+	r, first := 0.0, true
+	for _, f := range d.Figures {
+		if f.Required == nil || f.Required.Sign() <= 0 {
 			continue
 		}
-		have, _ := p.available(cluster, name)
-		ratio := have.AsApproximateFloat64() / want.AsApproximateFloat64()
+		ratio := f.Available.AsApproximateFloat64() / f.Required.AsApproximateFloat64()
 		if first || ratio < r {
 			r, first = ratio, false
 		}
 	}
-	return r, true
+	return r
+}
+
+// figure returns the decision's figure of a resource, or nil.
+func figure(d *Decision, name corev1.ResourceName) *Figure {
+	for i := range d.Figures {
+		if d.Figures[i].Resource == name {
+			return &d.Figures[i]
+		}
+	}
+	return nil
 }
 
 // ratFromQuantity returns a quantity as an exact non-negative rational.

@@ -196,6 +196,9 @@ type appPlacement struct {
 	res      *Result
 	capacity map[string]Capacity
 	held     map[string]corev1.ResourceList
+	// resources are the resources whose figures the app reads, computed
+	// once (capacityResources); nil until then.
+	resources []corev1.ResourceName
 }
 
 // candidate is a cluster that passed selection, exclusion and taints.
