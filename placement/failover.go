@@ -89,6 +89,13 @@ func failback(a *flotillav1.App) flotillav1.FailbackPolicy {
 	return flotillav1.FailbackStay
 }
 
+// sticky reports whether the app keeps the clusters it runs on ahead of
+// better-ranked ones: every app except those with failover.failback
+// Return.
+func (p *appPlacement) sticky() bool {
+	return p.app.Spec.Placement.Failover == nil || failback(p.app) == flotillav1.FailbackStay
+}
+
 // keepRunningFirst applies failback Stay: for an app with failover, the
 // candidates it already runs on move ahead of the others (keeping their
 // ranked order), so it stays where it failed over to while that cluster

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
@@ -132,4 +133,32 @@ func TestWithoutFailoverRankingDecides(t *testing.T) {
 	f := fleetOf(failoverClusters(), ap("app", failoverPlacement(nil)))
 	res := Place(f, WithRunning(map[string][]string{"app": {"site-b"}}), WithNow(time.Now()))
 	assertClusters(t, res, "app", "site-a")
+}
+
+func TestFailbackWithCapacityRanking(t *testing.T) {
+	// Ranked by available GPUs: site-a (back, 8 free) has more room than
+	// site-b, where the app runs (2 free plus the 4 it holds). Stay keeps
+	// the app on site-b; Return takes it back to site-a.
+	capacity := WithCapacity(map[string]Capacity{
+		"site-a": {Available: corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("8")}},
+		"site-b": {Available: corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("2")}},
+	})
+	held := WithHeld(map[string]map[string]corev1.ResourceList{"app": {"site-b": {"nvidia.com/gpu": resource.MustParse("4")}}})
+	for _, tc := range []struct {
+		failback flotillav1.FailbackPolicy
+		want     string
+	}{{flotillav1.FailbackStay, "site-b"}, {flotillav1.FailbackReturn, "site-a"}} {
+		t.Run(string(tc.failback), func(t *testing.T) {
+			pl := flotillav1.Placement{
+				ClusterSelector: sel("gpu=true"),
+				Requires:        corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("4")},
+				RankBy:          &flotillav1.RankBy{ValueSource: flotillav1.ValueSource{Available: "nvidia.com/gpu"}, Descending: true},
+				MaxClusters:     ptr(int32(1)),
+				Failover:        &flotillav1.FailoverSpec{Failback: tc.failback},
+			}
+			res := Place(fleetOf(failoverClusters(), ap("app", pl)), capacity, held,
+				WithRunning(map[string][]string{"app": {"site-b"}}), WithNow(time.Now()))
+			assertClusters(t, res, "app", tc.want)
+		})
+	}
 }

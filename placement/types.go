@@ -63,6 +63,11 @@ type Decision struct {
 	Placed bool
 	// Reasons are human-readable steps, in order, that led to the decision.
 	Reasons []string
+	// Figures are the live capacity figures the decision used (for the
+	// resources the app's requires, rankBy.available and
+	// weightBy.available name), sorted by resource; empty when it used
+	// none or the cluster's capacity is unknown.
+	Figures []Figure
 }
 
 // Result is the outcome of placement for a whole fleet.
@@ -83,6 +88,10 @@ type Result struct {
 	// unreachable taint stops tolerating it (see WithClusterTaints): the
 	// result is only valid until then. Zero when nothing expires.
 	RecheckAt time.Time
+	// CapacityUsed is true when Place had live capacity figures
+	// (WithCapacity); false means requires, rankBy.available and
+	// weightBy.available saw every cluster's capacity as unknown.
+	CapacityUsed bool
 }
 
 // Target returns the target of an app on a cluster, or nil when the app is
