@@ -106,9 +106,11 @@ type Placement struct {
 	// +optional
 	Requires corev1.ResourceList `json:"requires,omitempty"`
 
-	// Failover makes the app leave a cluster tainted flotilla.dev/unreachable
-	// (after its toleration's tolerationSeconds for that taint) for the next
-	// candidate. Without it the app stays on its cluster while it is down.
+	// Failover makes the app leave a cluster the hub tainted
+	// flotilla.dev/unreachable, failover.tolerationSeconds after the taint's
+	// timeAdded, for the next candidate (spec.placement.tolerations do not
+	// apply to that taint). Without it the app stays on its cluster while it
+	// is down.
 	// +optional
 	Failover *FailoverSpec `json:"failover,omitempty"`
 }
