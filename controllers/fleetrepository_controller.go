@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
@@ -50,6 +51,9 @@ type FleetRepositoryReconciler struct {
 	// fetched remembers, per repository, the URL whose Git cache it fills,
 	// so the cache goes when the repository does (see fleetrepository_cache.go).
 	fetched loadedStamps
+	// capacity remembers the clusters' figures each repository's last
+	// placement used, to place again when they move enough (capacity.go).
+	capacity capacityPlans
 }
 
 // +kubebuilder:rbac:groups=flotilla.dev,resources=fleetrepositories,verbs=get;list;watch;update;patch
@@ -69,6 +73,9 @@ func (r *FleetRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// A rollout that released a site to a revision not rendered here
 		// asks for it (see pins.go).
 		WatchesRawSource(r.Store.pinRequests.source()).
+		// A cluster whose live capacity moved enough since the last
+		// placement places the repository again (not every heartbeat).
+		Watches(&flotillav1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.capacityChanged)).
 		Named("fleetrepository").
 		Complete(r)
 }
@@ -81,6 +88,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		if apierrors.IsNotFound(err) {
 			r.Store.dropRepo(req.NamespacedName)
 			r.loaded.forget(req.NamespacedName)
+			r.capacity.forget(req.NamespacedName)
 			return ctrl.Result{}, r.releaseCache(ctx, req.NamespacedName)
 		}
 		return ctrl.Result{}, err
@@ -128,7 +136,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	obj.Status.LastFetchTime = &now
 
 	stamp := fmt.Sprintf("%s/%d", snap.Revision, obj.Generation)
-	if r.loaded.is(req.NamespacedName, stamp) && conditions.IsReady(obj) {
+	if r.loaded.is(req.NamespacedName, stamp) && conditions.IsReady(obj) && !r.capacity.isDue(req.NamespacedName) {
 		// Nothing new to render; a rollout may still have released a
 		// site to a revision that is not rendered yet.
 		if err := r.updatePins(ctx, obj, nil); err != nil {
@@ -224,6 +232,9 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 	} else if err != nil {
 		cleanupPending = true
 	}
+	if err := r.recordPlacement(ctx, obj, fl, placed, snap.Ref); err != nil {
+		return false, err
+	}
 	// Sites a rollout has not moved yet keep running (and being
 	// drift-corrected at) the revision they have.
 	if err := r.updatePins(ctx, obj, replaced); err != nil {
@@ -251,14 +262,24 @@ func (r *FleetRepositoryReconciler) runPipeline(ctx context.Context, obj *flotil
 		root = joined
 	}
 	// What runs now matters to placement: a NoSchedule taint keeps new apps
-	// off a cluster but leaves the ones it already runs in place.
-	running, err := r.running(ctx, obj)
+	// off a cluster but leaves the ones it already runs in place, and an
+	// app that reads live capacity stays where it still fits.
+	running, syncs, err := r.running(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
+	caps, err := r.capacities(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	held, err := r.heldBy(ctx, obj, syncs)
+	if err != nil {
+		return nil, err
+	}
+	r.capacity.set(client.ObjectKeyFromObject(obj), caps)
 	out, err := pipeline.Run(ctx, root, r.Renderer, pipeline.RenderOnlyIfValid(),
 		pipeline.WithLimits(r.Options.FleetLimits),
-		pipeline.WithPlacementOptions(placement.WithRunning(running)))
+		pipeline.WithPlacementOptions(placement.WithRunning(running), placement.WithCapacity(caps), placement.WithHeld(held)))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err
@@ -302,11 +323,12 @@ func desiredFrom(repoKey types.NamespacedName, out *pipeline.Output, rev string)
 	return next, keep, renderErrs
 }
 
-// running returns, per app, the clusters it is synced to now.
-func (r *FleetRepositoryReconciler) running(ctx context.Context, obj *flotillav1.FleetRepository) (map[string][]string, error) {
+// running returns, per app, the clusters it is synced to now, and the
+// repository's ClusterSyncs (shared with the cache: read only).
+func (r *FleetRepositoryReconciler) running(ctx context.Context, obj *flotillav1.FleetRepository) (map[string][]string, []flotillav1.ClusterSync, error) {
 	list := &flotillav1.ClusterSyncList{}
 	if err := r.List(ctx, list, client.InNamespace(obj.Namespace), client.MatchingLabels(repoLabels(obj)), client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("list ClusterSyncs of %s: %w", client.ObjectKeyFromObject(obj), err)
+		return nil, nil, fmt.Errorf("list ClusterSyncs of %s: %w", client.ObjectKeyFromObject(obj), err)
 	}
 	running := map[string][]string{}
 	for i := range list.Items {
@@ -315,7 +337,7 @@ func (r *FleetRepositoryReconciler) running(ctx context.Context, obj *flotillav1
 			running[cs.Spec.App] = append(running[cs.Spec.App], cs.Spec.Cluster)
 		}
 	}
-	return running, nil
+	return running, list.Items, nil
 }
 
 // diagnosticsSummary joins the error diagnostics, or returns "".
