@@ -156,8 +156,9 @@ func (r *ClusterReconciler) heartbeat(ctx context.Context, c *flotillav1.Cluster
 	now := metav1.Now()
 	c.Status.LastHeartbeatTime = &now
 	c.Status.KubernetesVersion = info.KubernetesVersion
-	c.Status.Capacity = &flotillav1.ClusterCapacity{Nodes: info.Nodes, CPU: &info.CPU, Memory: &info.Memory, GPU: &info.GPU}
-	c.Status.GPU = info.GPU.String()
+	c.Status.Capacity = info.Capacity
+	c.Status.Capacity.CPU, c.Status.Capacity.Memory, c.Status.Capacity.GPU = &info.CPU, &info.Memory, &info.GPU
+	c.Status.GPU = clusterclient.GPUColumn(info.Capacity)
 	r.recordHold(c, info, now)
 	conditions.MarkTrue(c, flotillav1.ReachableCondition, flotillav1.ReasonReachable, "Kubernetes %s, %d node(s)", info.KubernetesVersion, info.Nodes)
 	conditions.Delete(c, meta.StalledCondition)

@@ -54,6 +54,9 @@ type FleetRepositoryReconciler struct {
 	// rechecks remembers, per repository, when a failover toleration ends
 	// and the fleet must be placed again (see failover.go).
 	rechecks recheckTimes
+	// capacity remembers the clusters' figures each repository's last
+	// placement used, to place again when they move enough (capacity.go).
+	capacity capacityPlans
 }
 
 // +kubebuilder:rbac:groups=flotilla.dev,resources=fleetrepositories,verbs=get;list;watch;update;patch
@@ -77,6 +80,9 @@ func (r *FleetRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// again (see failover.go).
 		Watches(&flotillav1.Cluster{}, handler.EnqueueRequestsFromMapFunc(repositoryOfCluster),
 			builder.WithPredicates(taintsChanged{})).
+		// A cluster whose live capacity moved enough since the last
+		// placement places the repository again (not every heartbeat).
+		Watches(&flotillav1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.capacityChanged)).
 		Named("fleetrepository").
 		Complete(r)
 }
@@ -89,6 +95,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		if apierrors.IsNotFound(err) {
 			r.Store.dropRepo(req.NamespacedName)
 			r.loaded.forget(req.NamespacedName)
+			r.capacity.forget(req.NamespacedName)
 			return ctrl.Result{}, r.releaseCache(ctx, req.NamespacedName)
 		}
 		return ctrl.Result{}, err
@@ -143,7 +150,8 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{}, err
 	}
 	stamp := fmt.Sprintf("%s/%d/%s", snap.Revision, obj.Generation, taints)
-	if r.loaded.is(req.NamespacedName, stamp) && conditions.IsReady(obj) && !r.rechecks.due(req.NamespacedName, r.Options.Clock.Now()) {
+	if r.loaded.is(req.NamespacedName, stamp) && conditions.IsReady(obj) && !r.capacity.isDue(req.NamespacedName) &&
+		!r.rechecks.due(req.NamespacedName, r.Options.Clock.Now()) {
 		// Nothing new to render; a rollout may still have released a
 		// site to a revision that is not rendered yet.
 		if err := r.updatePins(ctx, obj, nil); err != nil {
@@ -240,6 +248,9 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 	} else if err != nil {
 		cleanupPending = true
 	}
+	if err := r.recordPlacement(ctx, obj, fl, placed, snap.Ref); err != nil {
+		return false, err
+	}
 	// Sites a rollout has not moved yet keep running (and being
 	// drift-corrected at) the revision they have.
 	if err := r.updatePins(ctx, obj, replaced); err != nil {
@@ -267,8 +278,9 @@ func (r *FleetRepositoryReconciler) runPipeline(ctx context.Context, obj *flotil
 		root = joined
 	}
 	// What runs now matters to placement: a NoSchedule taint keeps new apps
-	// off a cluster but leaves the ones it already runs in place.
-	running, err := r.running(ctx, obj)
+	// off a cluster but leaves the ones it already runs in place, and an
+	// app that reads live capacity stays where it still fits.
+	running, syncs, err := r.running(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
@@ -277,9 +289,18 @@ func (r *FleetRepositoryReconciler) runPipeline(ctx context.Context, obj *flotil
 	if err != nil {
 		return nil, err
 	}
+	caps, err := r.capacities(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	held, err := r.heldBy(ctx, obj, syncs)
+	if err != nil {
+		return nil, err
+	}
+	r.capacity.set(client.ObjectKeyFromObject(obj), caps)
 	out, err := pipeline.Run(ctx, root, r.Renderer, pipeline.RenderOnlyIfValid(),
 		pipeline.WithLimits(r.Options.FleetLimits),
-		pipeline.WithPlacementOptions(append(failover, placement.WithRunning(running))...))
+		pipeline.WithPlacementOptions(append(failover, placement.WithRunning(running), placement.WithCapacity(caps), placement.WithHeld(held))...))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err
@@ -323,11 +344,12 @@ func desiredFrom(repoKey types.NamespacedName, out *pipeline.Output, rev string)
 	return next, keep, renderErrs
 }
 
-// running returns, per app, the clusters it is synced to now.
-func (r *FleetRepositoryReconciler) running(ctx context.Context, obj *flotillav1.FleetRepository) (map[string][]string, error) {
+// running returns, per app, the clusters it is synced to now, and the
+// repository's ClusterSyncs (shared with the cache: read only).
+func (r *FleetRepositoryReconciler) running(ctx context.Context, obj *flotillav1.FleetRepository) (map[string][]string, []flotillav1.ClusterSync, error) {
 	list := &flotillav1.ClusterSyncList{}
 	if err := r.List(ctx, list, client.InNamespace(obj.Namespace), client.MatchingLabels(repoLabels(obj)), client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("list ClusterSyncs of %s: %w", client.ObjectKeyFromObject(obj), err)
+		return nil, nil, fmt.Errorf("list ClusterSyncs of %s: %w", client.ObjectKeyFromObject(obj), err)
 	}
 	running := map[string][]string{}
 	for i := range list.Items {
@@ -336,7 +358,7 @@ func (r *FleetRepositoryReconciler) running(ctx context.Context, obj *flotillav1
 			running[cs.Spec.App] = append(running[cs.Spec.App], cs.Spec.Cluster)
 		}
 	}
-	return running, nil
+	return running, list.Items, nil
 }
 
 // diagnosticsSummary joins the error diagnostics, or returns "".
