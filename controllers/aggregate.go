@@ -58,7 +58,7 @@ func aggregateApp(syncs []flotillav1.ClusterSync, desired desiredOf) AppAggregat
 	revisions := map[string]int{}
 	for i := range syncs {
 		cs := &syncs[i]
-		if !cs.DeletionTimestamp.IsZero() {
+		if leftCluster(cs) {
 			continue
 		}
 		agg.Selected++
@@ -138,7 +138,7 @@ func aggregateCluster(syncs []flotillav1.ClusterSync) ClusterAggregate {
 	var agg ClusterAggregate
 	for i := range syncs {
 		cs := &syncs[i]
-		if !cs.DeletionTimestamp.IsZero() {
+		if leftCluster(cs) {
 			continue
 		}
 		agg.Total++

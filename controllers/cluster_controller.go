@@ -75,6 +75,9 @@ func (r *ClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithValues("cluster", c.Name))
 	before := c.DeepCopy()
 	defer func() {
+		if wait := r.taintUnreachable(c); wait > 0 && retErr == nil && (result.RequeueAfter == 0 || result.RequeueAfter > wait) {
+			result.RequeueAfter = wait
+		}
 		c.Status.ObservedGeneration = c.Generation
 		retErr = errors.Join(retErr, writeStatus(ctx, r.Client, c, before.Status, c.Status))
 	}()
@@ -156,8 +159,9 @@ func (r *ClusterReconciler) heartbeat(ctx context.Context, c *flotillav1.Cluster
 	now := metav1.Now()
 	c.Status.LastHeartbeatTime = &now
 	c.Status.KubernetesVersion = info.KubernetesVersion
-	c.Status.Capacity = &flotillav1.ClusterCapacity{Nodes: info.Nodes, CPU: &info.CPU, Memory: &info.Memory, GPU: &info.GPU}
-	c.Status.GPU = info.GPU.String()
+	c.Status.Capacity = info.Capacity
+	c.Status.Capacity.CPU, c.Status.Capacity.Memory, c.Status.Capacity.GPU = &info.CPU, &info.Memory, &info.GPU
+	c.Status.GPU = clusterclient.GPUColumn(info.Capacity)
 	r.recordHold(c, info, now)
 	conditions.MarkTrue(c, flotillav1.ReachableCondition, flotillav1.ReasonReachable, "Kubernetes %s, %d node(s)", info.KubernetesVersion, info.Nodes)
 	conditions.Delete(c, meta.StalledCondition)

@@ -202,6 +202,13 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if !cs.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, cs)
 	}
+	if failedOver(cs) {
+		// The app failed over to another cluster: nothing to apply here;
+		// the FleetRepository reconciler deletes (and so prunes) the sync
+		// once the cluster is back and the app Ready where it moved.
+		log.V(1).Info("app failed over away from this cluster")
+		return ctrl.Result{}, nil
+	}
 
 	repo := types.NamespacedName{Namespace: cs.Namespace, Name: cs.Labels[flotillav1.LabelRepository]}
 	desired := r.Store.of(cs)

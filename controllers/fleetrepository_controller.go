@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
@@ -50,6 +51,12 @@ type FleetRepositoryReconciler struct {
 	// fetched remembers, per repository, the URL whose Git cache it fills,
 	// so the cache goes when the repository does (see fleetrepository_cache.go).
 	fetched loadedStamps
+	// rechecks remembers, per repository, when a failover toleration ends
+	// and the fleet must be placed again (see failover.go).
+	rechecks recheckTimes
+	// capacity remembers the clusters' figures each repository's last
+	// placement used, to place again when they move enough (capacity.go).
+	capacity capacityPlans
 }
 
 // +kubebuilder:rbac:groups=flotilla.dev,resources=fleetrepositories,verbs=get;list;watch;update;patch
@@ -69,6 +76,13 @@ func (r *FleetRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// A rollout that released a site to a revision not rendered here
 		// asks for it (see pins.go).
 		WatchesRawSource(r.Store.pinRequests.source()).
+		// A cluster tainted or untainted unreachable places the fleet
+		// again (see failover.go).
+		Watches(&flotillav1.Cluster{}, handler.EnqueueRequestsFromMapFunc(repositoryOfCluster),
+			builder.WithPredicates(taintsChanged{})).
+		// A cluster whose live capacity moved enough since the last
+		// placement places the repository again (not every heartbeat).
+		Watches(&flotillav1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.capacityChanged)).
 		Named("fleetrepository").
 		Complete(r)
 }
@@ -81,6 +95,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		if apierrors.IsNotFound(err) {
 			r.Store.dropRepo(req.NamespacedName)
 			r.loaded.forget(req.NamespacedName)
+			r.capacity.forget(req.NamespacedName)
 			return ctrl.Result{}, r.releaseCache(ctx, req.NamespacedName)
 		}
 		return ctrl.Result{}, err
@@ -127,14 +142,22 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	now := metav1.Now()
 	obj.Status.LastFetchTime = &now
 
-	stamp := fmt.Sprintf("%s/%d", snap.Revision, obj.Generation)
-	if r.loaded.is(req.NamespacedName, stamp) && conditions.IsReady(obj) {
+	// The hub's taints are placement input too: a cluster tainted or
+	// untainted unreachable, or a failover toleration that ended, places
+	// the fleet again.
+	_, taints, err := r.hubTaints(ctx, obj)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	stamp := fmt.Sprintf("%s/%d/%s", snap.Revision, obj.Generation, taints)
+	if r.loaded.is(req.NamespacedName, stamp) && conditions.IsReady(obj) && !r.capacity.isDue(req.NamespacedName) &&
+		!r.rechecks.due(req.NamespacedName, r.Options.Clock.Now()) {
 		// Nothing new to render; a rollout may still have released a
 		// site to a revision that is not rendered yet.
 		if err := r.updatePins(ctx, obj, nil); err != nil {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{RequeueAfter: jittered(interval)}, nil
+		return ctrl.Result{RequeueAfter: r.rechecks.within(req.NamespacedName, r.Options.Clock.Now(), jittered(interval))}, nil
 	}
 
 	fetched, syncStart := time.Since(fetchStart), time.Now()
@@ -171,7 +194,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
 	}
 	r.loaded.set(req.NamespacedName, stamp)
-	return ctrl.Result{RequeueAfter: jittered(interval)}, nil
+	return ctrl.Result{RequeueAfter: r.rechecks.within(req.NamespacedName, r.Options.Clock.Now(), jittered(interval))}, nil
 }
 
 // configError is an error in the fleet repository's content: retrying
@@ -215,6 +238,7 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 		return false, err
 	}
 	fl, placed := out.Fleet, out.Placement
+	r.rechecks.set(repoKey, placed.RecheckAt)
 	rendersTotal.Add(float64(len(out.Renders)))
 	next, keep, renderErrs := desiredFrom(repoKey, out, snap.Ref)
 	replaced := r.Store.replaceRepo(repoKey, next, keep)
@@ -223,6 +247,9 @@ func (r *FleetRepositoryReconciler) sync(ctx context.Context, obj *flotillav1.Fl
 		return false, err
 	} else if err != nil {
 		cleanupPending = true
+	}
+	if err := r.recordPlacement(ctx, obj, fl, placed, snap.Ref); err != nil {
+		return false, err
 	}
 	// Sites a rollout has not moved yet keep running (and being
 	// drift-corrected at) the revision they have.
@@ -251,14 +278,29 @@ func (r *FleetRepositoryReconciler) runPipeline(ctx context.Context, obj *flotil
 		root = joined
 	}
 	// What runs now matters to placement: a NoSchedule taint keeps new apps
-	// off a cluster but leaves the ones it already runs in place.
-	running, err := r.running(ctx, obj)
+	// off a cluster but leaves the ones it already runs in place, and an
+	// app that reads live capacity stays where it still fits.
+	running, syncs, err := r.running(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
+	// The hub's unreachable taints move apps with failover (failover.go).
+	failover, err := r.failoverPlacementOptions(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	caps, err := r.capacities(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	held, err := r.heldBy(ctx, obj, syncs)
+	if err != nil {
+		return nil, err
+	}
+	r.capacity.set(client.ObjectKeyFromObject(obj), caps)
 	out, err := pipeline.Run(ctx, root, r.Renderer, pipeline.RenderOnlyIfValid(),
 		pipeline.WithLimits(r.Options.FleetLimits),
-		pipeline.WithPlacementOptions(placement.WithRunning(running)))
+		pipeline.WithPlacementOptions(append(failover, placement.WithRunning(running), placement.WithCapacity(caps), placement.WithHeld(held))...))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err
@@ -302,20 +344,21 @@ func desiredFrom(repoKey types.NamespacedName, out *pipeline.Output, rev string)
 	return next, keep, renderErrs
 }
 
-// running returns, per app, the clusters it is synced to now.
-func (r *FleetRepositoryReconciler) running(ctx context.Context, obj *flotillav1.FleetRepository) (map[string][]string, error) {
+// running returns, per app, the clusters it is synced to now, and the
+// repository's ClusterSyncs (shared with the cache: read only).
+func (r *FleetRepositoryReconciler) running(ctx context.Context, obj *flotillav1.FleetRepository) (map[string][]string, []flotillav1.ClusterSync, error) {
 	list := &flotillav1.ClusterSyncList{}
 	if err := r.List(ctx, list, client.InNamespace(obj.Namespace), client.MatchingLabels(repoLabels(obj)), client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("list ClusterSyncs of %s: %w", client.ObjectKeyFromObject(obj), err)
+		return nil, nil, fmt.Errorf("list ClusterSyncs of %s: %w", client.ObjectKeyFromObject(obj), err)
 	}
 	running := map[string][]string{}
 	for i := range list.Items {
 		cs := &list.Items[i]
-		if cs.DeletionTimestamp.IsZero() && cs.Status.AppliedDigest != "" {
+		if !leftCluster(cs) && cs.Status.AppliedDigest != "" {
 			running[cs.Spec.App] = append(running[cs.Spec.App], cs.Spec.Cluster)
 		}
 	}
-	return running, nil
+	return running, list.Items, nil
 }
 
 // diagnosticsSummary joins the error diagnostics, or returns "".

@@ -132,11 +132,20 @@ func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1
 		a := fl.App(t.App)
 		return r.upsertSync(ctx, repo, t.App, t.Cluster, depsOn(t.App, t.Cluster), a != nil && a.Spec.Rollout != nil, currentSyncs[syncName(t.App, t.Cluster)])
 	}))
+	failoverPending := false
 	for i := range existingSyncs.Items {
 		cs := &existingSyncs.Items[i]
 		key := syncKey{Repo: client.ObjectKeyFromObject(repo), App: cs.Spec.App, Cluster: cs.Spec.Cluster}
 		if wanted[cs.Name] || keep[key] || !cs.DeletionTimestamp.IsZero() {
 			continue
+		}
+		if removedClusters[cs.Spec.Cluster] == nil {
+			handled, waiting, err := r.leaveFailedCluster(ctx, fl, cs, currentClusters[cs.Spec.Cluster], placed.Clusters(cs.Spec.App), currentSyncs)
+			failoverPending = failoverPending || waiting
+			if handled {
+				errs = append(errs, err)
+				continue
+			}
 		}
 		if gone := removedClusters[cs.Spec.Cluster]; gone != nil && !gone.Spec.PruneOnRemoval {
 			// The cluster left the fleet: stop managing it, leave its objects.
@@ -167,7 +176,7 @@ func (r *FleetRepositoryReconciler) mirror(ctx context.Context, repo *flotillav1
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if pending {
+	if pending || failoverPending {
 		return errCleanupPending
 	}
 	return nil
@@ -274,6 +283,8 @@ func (r *FleetRepositoryReconciler) upsertSync(ctx context.Context, repo *flotil
 		labels[flotillav1.LabelCluster] = cluster
 		obj.Labels = labels
 		controllerutil.AddFinalizer(obj, syncFinalizer)
+		// Placed here again after a failover: the sync takes over again.
+		delete(obj.Annotations, failedOverAnnotation)
 		spec := flotillav1.ClusterSyncSpec{App: app, Cluster: cluster, DependsOn: slices.Clone(dependsOn), Rollout: obj.Spec.Rollout}
 		switch {
 		case !hasRollout:

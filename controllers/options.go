@@ -21,6 +21,11 @@ type Options struct {
 	// ClusterBackoffBase and ClusterBackoffMax bound the exponential backoff
 	// for an unreachable cluster.
 	ClusterBackoffBase, ClusterBackoffMax time.Duration
+	// UnreachableGrace is how long a cluster may stay unreachable, counted
+	// from its last heartbeat, before the hub taints it
+	// flotilla.dev/unreachable:NoExecute (apps with placement.failover
+	// then leave it after their tolerationSeconds).
+	UnreachableGrace time.Duration
 	// ClusterTimeout bounds every call to a member cluster.
 	ClusterTimeout time.Duration
 	// SyncWorkers is the number of ClusterSyncs processed at once overall.
@@ -73,6 +78,7 @@ func (o Options) withDefaults() Options {
 	def(&o.ClusterBackoffBase, 2*time.Second)
 	def(&o.ClusterBackoffMax, 2*time.Minute)
 	def(&o.ClusterTimeout, 15*time.Second)
+	def(&o.UnreachableGrace, 40*time.Second)
 	def(&o.HealthPollInterval, 2*time.Second)
 	def(&o.SummaryInterval, time.Second)
 	def(&o.AgentTokenTTL, 168*time.Hour)

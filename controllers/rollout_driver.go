@@ -106,7 +106,7 @@ func (r *AppReconciler) driveRollout(ctx context.Context, app *flotillav1.App, s
 	)
 	for i := range syncs {
 		cs := &syncs[i]
-		if !cs.DeletionTimestamp.IsZero() {
+		if leftCluster(cs) {
 			continue
 		}
 		head := r.Store.head(cs)

@@ -404,8 +404,8 @@ spec:
       weightBy: {}
 `}),
 			want: []expect{
-				{"apps/web/app.yaml", 11, []string{"spec.placement.replicas[0].weightBy: sets both label and var"}},
-				{"apps/web/app.yaml", 14, []string{"spec.placement.replicas[1].weightBy: sets neither label nor var"}},
+				{"apps/web/app.yaml", 11, []string{"spec.placement.replicas[0].weightBy: sets more than one of label, var and available"}},
+				{"apps/web/app.yaml", 14, []string{"spec.placement.replicas[1].weightBy: sets none of label, var and available"}},
 			},
 		},
 		{
@@ -445,6 +445,18 @@ spec:
 			},
 		},
 		{
+			name: "failover errors",
+			files: with(map[string]string{"apps/web/app.yaml": appHeader + `  placement:
+    failover:
+      tolerationSeconds: -5
+      failback: Sometimes
+`}),
+			want: []expect{
+				{"apps/web/app.yaml", 9, []string{"spec.placement.failover.tolerationSeconds: is -5", "0 or more"}},
+				{"apps/web/app.yaml", 10, []string{`spec.placement.failover.failback: "Sometimes" is not a failback policy`, "use Stay", "or Return"}},
+			},
+		},
+		{
 			name: "spread and maxClusters errors",
 			files: with(map[string]string{"apps/web/app.yaml": appHeader + `  placement:
     maxClusters: 0
@@ -456,7 +468,28 @@ spec:
 				{"apps/web/app.yaml", 8, []string{"spec.placement.maxClusters: is 0", "set at least 1"}},
 				{"apps/web/app.yaml", 9, []string{"spec.placement.spread.labelKey: is missing"}},
 				{"apps/web/app.yaml", 10, []string{"spec.placement.spread.maxPerValue: is -1"}},
-				{"apps/web/app.yaml", 11, []string{"spec.placement.rankBy: sets neither label nor var"}},
+				{"apps/web/app.yaml", 11, []string{"spec.placement.rankBy: sets none of label, var and available"}},
+			},
+		},
+		{
+			name: "requires and available with bad resource names and amounts",
+			files: with(map[string]string{"apps/web/app.yaml": appHeader + `  placement:
+    requires:
+      gpu: 1
+      nvidia.com/gpu: -2
+      example.com/a_b/c: 1
+    rankBy: {available: memroy}
+    replicas:
+    - workload: {name: web}
+      total: 4
+      weightBy: {available: nvidia.com/gpu, var: lines}
+`}),
+			want: []expect{
+				{"apps/web/app.yaml", 11, []string{"spec.placement.requires[\"example.com/a_b/c\"]: \"example.com/a_b/c\" is not a valid extended resource name", "<domain>/<name>"}},
+				{"apps/web/app.yaml", 9, []string{"spec.placement.requires.gpu: \"gpu\" is not a resource name", "such as nvidia.com/gpu"}},
+				{"apps/web/app.yaml", 10, []string{"spec.placement.requires[\"nvidia.com/gpu\"]: is -2", "0 or more"}},
+				{"apps/web/app.yaml", 12, []string{"spec.placement.rankBy.available: \"memroy\" is not a resource name"}},
+				{"apps/web/app.yaml", 16, []string{"spec.placement.replicas[0].weightBy: sets more than one of label, var and available"}},
 			},
 		},
 		{

@@ -309,3 +309,20 @@ func TestLoadSymlinkInsideRootIsAllowed(t *testing.T) {
 		t.Fatalf("diags = %v", diags)
 	}
 }
+
+func TestLoadWarnsThatTolerationsOfTheUnreachableTaintDoNothing(t *testing.T) {
+	root := writeFleet(t, with(map[string]string{
+		"apps/web/app.yaml": appHeader + `  placement:
+    tolerations:
+    - key: flotilla.dev/unreachable
+      operator: Exists
+`,
+	}))
+	_, diags := Load(root)
+	if errs := errorsOf(diags); len(errs) != 0 {
+		t.Fatalf("want no errors, got %v", errs)
+	}
+	assertDiagnostics(t, warningsOf(diags), []expect{
+		{"apps/web/app.yaml", 9, []string{"spec.placement.tolerations[0].key", "decided by spec.placement.failover", "does nothing"}},
+	})
+}

@@ -92,6 +92,7 @@ func validatePlacement(r *reporter, pl flotillav1.Placement) {
 	for i, t := range pl.Tolerations {
 		validateToleration(r, p.child("tolerations", i), t)
 	}
+	validateFailover(r, p, pl)
 	if pl.MaxClusters != nil && *pl.MaxClusters < 1 {
 		r.errorf(p.child("maxClusters"), "spec.placement.maxClusters: is %d; set at least 1, or remove it to place the app on every candidate", *pl.MaxClusters)
 	}
@@ -109,6 +110,7 @@ func validatePlacement(r *reporter, pl flotillav1.Placement) {
 	if rb := pl.RankBy; rb != nil {
 		validateValueSource(r, p.child("rankBy"), rb.ValueSource)
 	}
+	validateRequires(r, p.child("requires"), pl.Requires)
 	type workload struct{ kind, name string }
 	seen := map[workload]int{}
 	for i, d := range pl.Replicas {
@@ -159,13 +161,22 @@ func validatePlacement(r *reporter, pl flotillav1.Placement) {
 	}
 }
 
-// validateValueSource checks that exactly one of label and var is set.
+// validateValueSource checks that exactly one of label, var and available
+// is set.
 func validateValueSource(r *reporter, p fieldPath, vs flotillav1.ValueSource) {
+	set := 0
+	for _, s := range []string{vs.Label, vs.Var, string(vs.Available)} {
+		if s != "" {
+			set++
+		}
+	}
 	switch {
-	case vs.Label != "" && vs.Var != "":
-		r.errorf(p, "%s: sets both label and var; keep one", p)
-	case vs.Label == "" && vs.Var == "":
-		r.errorf(p, "%s: sets neither label nor var; set label: <cluster label key> or var: <cluster var name>", p)
+	case set > 1:
+		r.errorf(p, "%s: sets more than one of label, var and available; keep one", p)
+	case set == 0:
+		r.errorf(p, "%s: sets none of label, var and available; set label: <cluster label key>, var: <cluster var name> or available: <resource name such as nvidia.com/gpu>", p)
+	case vs.Available != "":
+		validateResourceName(r, p.child("available"), vs.Available)
 	case vs.Label != "":
 		validateLabelKey(r, p.child("label"), vs.Label)
 	default:

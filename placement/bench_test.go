@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/fleet"
@@ -53,6 +54,88 @@ func BenchmarkPlace1000x10(b *testing.B) {
 		res := Place(f)
 		if len(res.Targets) == 0 {
 			b.Fatal("no targets")
+		}
+	}
+}
+
+// capacityBenchFleet builds a fleet of n clusters and 100 apps; with
+// capacity, a quarter of the apps require GPUs (and take the 2 sites with
+// the most room), a quarter divide replicas by available CPU, a quarter
+// rank by available memory; without it the same apps rank and weigh by
+// vars, the same amount of work without live figures. It returns the
+// clusters' capacities too.
+func capacityBenchFleet(n int, withCapacity bool) (*fleet.Fleet, map[string]Capacity) {
+	regions := []string{"eu", "us", "ap", "sa"}
+	clusters := make([]*flotillav1.Cluster, 0, n)
+	caps := make(map[string]Capacity, n)
+	for i := 0; i < n; i++ {
+		name := "f" + strconv.Itoa(i)
+		c := withVars(cl(name, "region="+regions[i%4]), "lines="+strconv.Itoa(1+i%7), "mem="+strconv.Itoa(i%64))
+		clusters = append(clusters, c)
+		caps[name] = Capacity{
+			Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("256Gi"), "nvidia.com/gpu": resource.MustParse("8")},
+			Available: corev1.ResourceList{
+				corev1.ResourceCPU:    *resource.NewMilliQuantity(int64(1000+(i*7919)%63000), resource.DecimalSI),
+				corev1.ResourceMemory: *resource.NewQuantity(int64(1+i%200)<<30, resource.BinarySI),
+				"nvidia.com/gpu":      *resource.NewQuantity(int64(i%9), resource.DecimalSI),
+			},
+		}
+	}
+	apps := make([]*flotillav1.App, 0, 100)
+	for j := 0; j < 100; j++ {
+		var pl flotillav1.Placement
+		switch j % 4 {
+		case 0:
+			if withCapacity {
+				pl.Requires = corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("4")}
+			} else {
+				pl.RankBy = &flotillav1.RankBy{ValueSource: flotillav1.ValueSource{Var: "lines"}, Descending: true}
+			}
+			pl.MaxClusters = ptr[int32](2)
+		case 1:
+			ws := &flotillav1.ValueSource{Var: "lines"}
+			if withCapacity {
+				ws = &flotillav1.ValueSource{Available: corev1.ResourceCPU}
+			}
+			pl.Replicas = []flotillav1.ReplicaDivision{{Workload: flotillav1.WorkloadRef{Name: "w"}, Total: 5000, WeightBy: ws}}
+			pl.ClusterSelector = sel("region=" + regions[j%4])
+		case 2:
+			vs := flotillav1.ValueSource{Var: "mem"}
+			if withCapacity {
+				vs = flotillav1.ValueSource{Available: corev1.ResourceMemory}
+			}
+			pl.RankBy = &flotillav1.RankBy{ValueSource: vs, Descending: true}
+			pl.MaxClusters = ptr[int32](3)
+		default:
+			pl.ClusterSelector = sel("region=" + regions[j%4])
+		}
+		apps = append(apps, ap("app"+strconv.Itoa(j), pl))
+	}
+	return fleetOf(clusters, apps...), caps
+}
+
+// BenchmarkPlaceWithCapacity places 100 apps on 10,000 clusters with live
+// capacity (docs/benchmarks.md, goal: under 1 s on 2 cores).
+func BenchmarkPlaceWithCapacity(b *testing.B) {
+	f, caps := capacityBenchFleet(10000, true)
+	b.ReportAllocs()
+	for b.Loop() {
+		res := Place(f, WithCapacity(caps), WithMaxTargets(1_000_000))
+		if len(res.Targets) == 0 || len(res.Errors) > 0 {
+			b.Fatalf("%d targets, errors %v", len(res.Targets), res.Errors)
+		}
+	}
+}
+
+// BenchmarkPlaceWithoutCapacity is BenchmarkPlaceWithCapacity's baseline:
+// the same fleet ranking and weighing by vars instead of live figures.
+func BenchmarkPlaceWithoutCapacity(b *testing.B) {
+	f, _ := capacityBenchFleet(10000, false)
+	b.ReportAllocs()
+	for b.Loop() {
+		res := Place(f, WithMaxTargets(1_000_000))
+		if len(res.Targets) == 0 || len(res.Errors) > 0 {
+			b.Fatalf("%d targets, errors %v", len(res.Targets), res.Errors)
 		}
 	}
 }

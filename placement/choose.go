@@ -22,10 +22,14 @@ func valueOf(c *flotillav1.Cluster, vs flotillav1.ValueSource) (string, bool) {
 	return v, ok
 }
 
-// describeSource names a value source: "label region" or "var lines".
+// describeSource names a value source: "label region", "var lines" or
+// "available nvidia.com/gpu".
 func describeSource(vs flotillav1.ValueSource) string {
-	if vs.Label != "" {
+	switch {
+	case vs.Label != "":
 		return "label " + vs.Label
+	case vs.Available != "":
+		return "available " + string(vs.Available)
 	}
 	return "var " + vs.Var
 }
@@ -34,6 +38,9 @@ func describeSource(vs flotillav1.ValueSource) string {
 // is set is a number, lexically otherwise; clusters without the value last;
 // ties by name), or by name without rankBy.
 func (p *appPlacement) rank(cands []candidate) []candidate {
+	if p.roomRanked() {
+		return p.rankByRoom(cands)
+	}
 	rb := p.app.Spec.Placement.RankBy
 	if rb == nil {
 		return cands // already in name order
@@ -102,7 +109,7 @@ func (p *appPlacement) rank(cands []candidate) []candidate {
 // and maxClusters. The chosen clusters are returned in name order.
 func (p *appPlacement) choose(cands []candidate) []candidate {
 	pl := p.app.Spec.Placement
-	ranked := p.rank(cands)
+	ranked := p.keepRunningFirst(p.rank(cands))
 	maxClusters := -1
 	if pl.MaxClusters != nil {
 		maxClusters = int(*pl.MaxClusters)
@@ -148,4 +155,85 @@ func describeGroup(key string, c *flotillav1.Cluster) string {
 		return key + "=" + v
 	}
 	return key + " unset"
+}
+
+// rankByRoom orders the candidates by live capacity: by rankBy.available
+// (in its order), or, for requires with maxClusters and no rankBy, by room
+// (how many times the requirement fits), most first. Clusters of unknown
+// capacity rank last; ties by name.
+//
+// Hysteresis: the clusters the app runs on now (WithRunning) rank first,
+// so that it moves only when a site no longer fits (requires) or is
+// otherwise ruled out, never because another site has a little more room
+// at this moment. An app with failover.failback Return is not sticky (see
+// sticky): it goes back to a recovered site that ranks first.
+func (p *appPlacement) rankByRoom(cands []candidate) []candidate {
+	rb := p.app.Spec.Placement.RankBy
+	descending := rb == nil || rb.Descending
+	type ranked struct {
+		i       int
+		value   float64
+		known   bool
+		running bool
+	}
+	rs := make([]ranked, len(cands))
+	for i, c := range cands {
+		r := ranked{i: i, running: p.running[c.cluster.Name] && p.sticky()}
+		// fits recorded the figures of every resource the app reads on
+		// each cluster of known capacity.
+		if len(c.decision.Figures) > 0 {
+			r.known = true
+			if rb != nil {
+				r.value = figure(c.decision, rb.Available).Available.AsApproximateFloat64()
+			} else {
+				r.value = room(c.decision)
+			}
+		}
+		rs[i] = r
+	}
+	slices.SortFunc(rs, func(a, b ranked) int {
+		if a.running != b.running {
+			if a.running {
+				return -1
+			}
+			return 1
+		}
+		if a.known != b.known {
+			if a.known {
+				return -1
+			}
+			return 1
+		}
+		c := cmp.Compare(a.value, b.value)
+		if descending {
+			c = -c
+		}
+		return cmp.Or(c, strings.Compare(cands[a.i].cluster.Name, cands[b.i].cluster.Name))
+	})
+	order := "ascending"
+	if descending {
+		order = "descending"
+	}
+	by := "room (how many times requires fits)"
+	if rb != nil {
+		by = describeSource(rb.ValueSource)
+	}
+	out := make([]candidate, len(rs))
+	for k, r := range rs {
+		c := cands[r.i]
+		out[k] = c
+		var why string
+		switch {
+		case r.running:
+			why = fmt.Sprintf("ranked %d of %d: the app runs here and it still qualifies, so it stays (hysteresis: it moves only when a site no longer fits)", k+1, len(rs))
+		case !r.known:
+			why = fmt.Sprintf("ranked %d of %d: capacity unknown, so it ranks after the clusters with figures", k+1, len(rs))
+		case rb != nil:
+			why = fmt.Sprintf("ranked %d of %d by %s=%s (%s)", k+1, len(rs), by, figure(c.decision, rb.Available).Available.String(), order)
+		default:
+			why = fmt.Sprintf("ranked %d of %d by %s=%s (%s)", k+1, len(rs), by, strconv.FormatFloat(r.value, 'f', -1, 64), order)
+		}
+		c.decision.Reasons = append(c.decision.Reasons, why)
+	}
+	return out
 }

@@ -6,6 +6,9 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/fleet"
@@ -17,6 +20,10 @@ type Option func(*options)
 type options struct {
 	running    map[string]map[string]bool
 	maxTargets int
+	hubTaints  map[string][]corev1.Taint
+	now        time.Time
+	capacity   map[string]Capacity
+	held       map[string]map[string]corev1.ResourceList
 }
 
 // WithMaxTargets caps the (app, cluster) pairs Place produces; over it,
@@ -57,7 +64,7 @@ func Place(f *fleet.Fleet, opts ...Option) *Result {
 	if o.maxTargets <= 0 {
 		o.maxTargets = fleet.DefaultMaxTargets
 	}
-	res := &Result{}
+	res := &Result{CapacityUsed: o.capacity != nil}
 	if f == nil {
 		return res
 	}
@@ -68,7 +75,8 @@ func Place(f *fleet.Fleet, opts ...Option) *Result {
 		vars[c.Name] = clusterVars(c)
 	}
 	for _, app := range apps {
-		p := &appPlacement{f: f, app: app, file: f.AppFiles[app.Name], clusters: clusters, vars: vars, running: o.running[app.Name], res: res}
+		p := &appPlacement{f: f, app: app, file: f.AppFiles[app.Name], clusters: clusters, vars: vars, running: o.running[app.Name], res: res,
+			hubTaints: o.hubTaints, now: o.now, capacity: o.capacity, held: o.held[app.Name]}
 		p.place()
 		// Checked after each app: one app adds at most one target per
 		// cluster, and the clusters are capped by fleet.Limits.
@@ -189,6 +197,14 @@ type appPlacement struct {
 	vars     map[string]map[string]string // per cluster, shared: clone before use
 	running  map[string]bool
 	res      *Result
+	// hubTaints and now: see WithClusterTaints and WithNow.
+	hubTaints map[string][]corev1.Taint
+	now       time.Time
+	capacity  map[string]Capacity
+	held      map[string]corev1.ResourceList
+	// resources are the resources whose figures the app reads, computed
+	// once (capacityResources); nil until then.
+	resources []corev1.ResourceName
 }
 
 // candidate is a cluster that passed selection, exclusion and taints.
@@ -200,7 +216,7 @@ type candidate struct {
 func (p *appPlacement) place() {
 	decisions := make([]Decision, len(p.clusters))
 	var candidates []candidate
-	selected := 0
+	selected, tolerated := 0, 0
 	sel := p.placementSelector()
 	for i, c := range p.clusters {
 		d := &decisions[i]
@@ -218,10 +234,14 @@ func (p *appPlacement) place() {
 		if !p.tolerates(c, d) {
 			continue
 		}
+		tolerated++
+		if !p.fits(c, d) {
+			continue
+		}
 		candidates = append(candidates, candidate{cluster: c, decision: d})
 	}
 	chosen := p.choose(candidates)
-	p.warnNowhere(selected, len(chosen))
+	p.warnNowhere(selected, tolerated, len(chosen))
 
 	targets := make([]Target, len(chosen))
 	for i, cand := range chosen {
@@ -264,7 +284,7 @@ func clusterVars(c *flotillav1.Cluster) map[string]string {
 }
 
 // warnNowhere warns when the app goes to no cluster at all.
-func (p *appPlacement) warnNowhere(selected, chosen int) {
+func (p *appPlacement) warnNowhere(selected, tolerated, chosen int) {
 	if len(p.clusters) == 0 || chosen > 0 {
 		return
 	}
@@ -276,6 +296,15 @@ func (p *appPlacement) warnNowhere(selected, chosen int) {
 		}
 		p.warnf([]any{"spec", "placement", field}, "spec.placement: %s matches no cluster, so app %s goes nowhere; fix the selector or the names",
 			describePlacement(pl), p.app.Name)
+		return
+	}
+	if tolerated > 0 && len(pl.Requires) > 0 {
+		note := ""
+		if p.capacity == nil {
+			note = " (live capacity was not used: pass the clusters' capacity, for example with --status-ref)"
+		}
+		p.warnf([]any{"spec", "placement", "requires"}, "spec.placement.requires: no cluster it selects has %s available%s, so app %s goes nowhere; free capacity, add clusters or lower the requirement; run flotilla explain to see the figures",
+			describeResources(pl.Requires), note, p.app.Name)
 		return
 	}
 	p.warnf([]any{"spec", "placement"}, "spec.placement: every cluster it selects is excluded or keeps the app off with a taint, so app %s goes nowhere; run flotilla explain to see why", p.app.Name)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/fleet"
 )
@@ -30,7 +32,18 @@ func (p *appPlacement) divideReplicas(chosen []candidate, targets []Target) {
 		if !ok {
 			continue
 		}
-		shares, sum := divide(int64(d.Total), weights, clusterNames(chosen))
+		var shares []int64
+		var sum *big.Rat
+		if caps := p.replicaCaps(d, chosen); caps != nil {
+			var fitted bool
+			shares, sum, fitted = divideCapped(int64(d.Total), weights, caps, clusterNames(chosen))
+			if !fitted && shares != nil {
+				p.warnf([]any{"spec", "placement", "replicas", i}, "spec.placement.replicas[%d]: the %d replicas of %s %s need %s each (requires), but the clusters app %s is placed on have room for %d; the shares ignore the capacity; free capacity, add clusters or lower the total",
+					i, d.Total, kind, d.Workload.Name, describeQuantity(d.WeightBy.Available, p.app.Spec.Placement.Requires), p.app.Name, sumCaps(caps))
+			}
+		} else {
+			shares, sum = divide(int64(d.Total), weights, clusterNames(chosen))
+		}
 		if shares == nil {
 			if d.Total > 0 {
 				p.errorf([]any{"spec", "placement", "replicas", i}, "spec.placement.replicas[%d]: every cluster app %s is placed on weighs 0 %s, so the %d replicas of %s %s cannot be divided; give at least one of %s a weight",
@@ -53,6 +66,12 @@ func (p *appPlacement) divideReplicas(chosen []candidate, targets []Target) {
 func (p *appPlacement) weights(i int, d flotillav1.ReplicaDivision, chosen []candidate) ([]*big.Rat, string, bool) {
 	weights := make([]*big.Rat, len(chosen))
 	switch {
+	case d.WeightBy != nil && d.WeightBy.Available != "":
+		for j, c := range chosen {
+			q, _ := p.available(c.cluster.Name, d.WeightBy.Available)
+			weights[j] = ratFromQuantity(q)
+		}
+		return weights, "by " + describeSource(*d.WeightBy), true
 	case d.WeightBy != nil:
 		how := "by " + describeSource(*d.WeightBy)
 		ok := true
@@ -168,4 +187,101 @@ func clusterNames(cands []candidate) []string {
 		out[i] = c.cluster.Name
 	}
 	return out
+}
+
+// replicaCaps returns, for a division weighted by an available resource
+// that the app also requires, how many replicas fit on each chosen cluster
+// (each replica needing the required amount), or nil when no cap applies.
+func (p *appPlacement) replicaCaps(d flotillav1.ReplicaDivision, chosen []candidate) []int64 {
+	if d.WeightBy == nil || d.WeightBy.Available == "" {
+		return nil
+	}
+	want, ok := p.app.Spec.Placement.Requires[d.WeightBy.Available]
+	if !ok || want.Sign() <= 0 {
+		return nil
+	}
+	wantRat := ratFromQuantity(want)
+	caps := make([]int64, len(chosen))
+	for j, c := range chosen {
+		have, _ := p.available(c.cluster.Name, d.WeightBy.Available)
+		n := new(big.Rat).Quo(ratFromQuantity(have), wantRat)
+		fl := new(big.Int).Quo(n.Num(), n.Denom())
+		if fl.IsInt64() {
+			caps[j] = fl.Int64()
+		} else {
+			caps[j] = int64(d.Total)
+		}
+	}
+	return caps
+}
+
+// divideCapped divides total by weight like divide, with no share above
+// its cap: a share over its cap is set to the cap and the rest is divided
+// again among the others, until every share fits. fitted is false when the
+// caps add up to less than total; the shares are then divide's, ignoring
+// the caps, so that they still sum to total.
+func divideCapped(total int64, weights []*big.Rat, caps []int64, names []string) (shares []int64, sum *big.Rat, fitted bool) {
+	if sumCaps(caps) < total {
+		shares, sum = divide(total, weights, names)
+		return shares, sum, false
+	}
+	shares, sum = divide(total, weights, names)
+	if shares == nil {
+		return nil, sum, true
+	}
+	fixed := make([]bool, len(weights))
+	for {
+		over := false
+		for i, s := range shares {
+			if !fixed[i] && s > caps[i] {
+				fixed[i], over = true, true
+			}
+		}
+		if !over {
+			return shares, sum, true
+		}
+		left := total
+		var idx []int
+		for i := range weights {
+			if fixed[i] {
+				shares[i] = caps[i]
+				left -= caps[i]
+			} else {
+				idx = append(idx, i)
+			}
+		}
+		sub := make([]*big.Rat, len(idx))
+		subNames := make([]string, len(idx))
+		for k, i := range idx {
+			sub[k], subNames[k] = weights[i], names[i]
+		}
+		part, _ := divide(left, sub, subNames)
+		if part == nil {
+			// The clusters left weigh nothing: fill them up to their caps
+			// in name order (the caps add up to at least total).
+			part = make([]int64, len(idx))
+			for k, i := range idx {
+				part[k] = min(caps[i], left)
+				left -= part[k]
+			}
+		}
+		for k, i := range idx {
+			shares[i] = part[k]
+		}
+	}
+}
+
+// sumCaps adds the caps.
+func sumCaps(caps []int64) int64 {
+	var n int64
+	for _, c := range caps {
+		n += c
+	}
+	return n
+}
+
+// describeQuantity prints the amount of a resource in a list, "nvidia.com/gpu=4".
+func describeQuantity(name corev1.ResourceName, rl corev1.ResourceList) string {
+	q := rl[name]
+	return string(name) + "=" + q.String()
 }

@@ -122,15 +122,21 @@ func describePlacement(pl flotillav1.Placement) string {
 	}
 }
 
-// tolerates checks every taint of the cluster against the app's
-// tolerations, recording each step. PreferNoSchedule taints never keep an
+// tolerates checks every taint of the cluster (declared and set by the
+// hub) against the app's tolerations, recording each step. The hub's
+// unreachable taint is decided by the app's failover instead. PreferNoSchedule taints never keep an
 // app off; a NoSchedule taint does not remove an app already running there.
 func (p *appPlacement) tolerates(c *flotillav1.Cluster, d *Decision) bool {
 	tolerations := p.app.Spec.Placement.Tolerations
-	for i := range c.Spec.Taints {
-		t := &c.Spec.Taints[i]
+	taints := p.clusterTaints(c)
+	for i := range taints {
+		t := &taints[i]
 		desc := t.ToString()
 		switch {
+		case isUnreachableTaint(t):
+			if !p.failoverTolerates(c, t, d) {
+				return false
+			}
 		case t.Effect == corev1.TaintEffectPreferNoSchedule:
 			d.Reasons = append(d.Reasons, "taint "+desc+" ignored: PreferNoSchedule does not keep apps off")
 		case tolerated(tolerations, t):

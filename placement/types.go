@@ -5,6 +5,7 @@ package placement
 
 import (
 	"sort"
+	"time"
 
 	"github.com/flotilla-gitops/flotilla/fleet"
 )
@@ -62,6 +63,11 @@ type Decision struct {
 	Placed bool
 	// Reasons are human-readable steps, in order, that led to the decision.
 	Reasons []string
+	// Figures are the live capacity figures the decision used (for the
+	// resources the app's requires, rankBy.available and
+	// weightBy.available name), sorted by resource; empty when it used
+	// none or the cluster's capacity is unknown.
+	Figures []Figure
 }
 
 // Result is the outcome of placement for a whole fleet.
@@ -78,6 +84,14 @@ type Result struct {
 	// Errors are problems only visible against the clusters, such as a
 	// non-numeric weight; a fleet with errors must not be applied.
 	Errors []fleet.Diagnostic
+	// RecheckAt is the earliest time at which an app tolerating the hub's
+	// unreachable taint stops tolerating it (see WithClusterTaints): the
+	// result is only valid until then. Zero when nothing expires.
+	RecheckAt time.Time
+	// CapacityUsed is true when Place had live capacity figures
+	// (WithCapacity); false means requires, rankBy.available and
+	// weightBy.available saw every cluster's capacity as unknown.
+	CapacityUsed bool
 }
 
 // Target returns the target of an app on a cluster, or nil when the app is

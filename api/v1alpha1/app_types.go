@@ -106,9 +106,11 @@ type Placement struct {
 	// +optional
 	Requires corev1.ResourceList `json:"requires,omitempty"`
 
-	// Failover makes the app leave a cluster tainted flotilla.dev/unreachable
-	// (after its toleration's tolerationSeconds for that taint) for the next
-	// candidate. Without it the app stays on its cluster while it is down.
+	// Failover makes the app leave a cluster the hub tainted
+	// flotilla.dev/unreachable, failover.tolerationSeconds after the taint's
+	// timeAdded, for the next candidate (spec.placement.tolerations do not
+	// apply to that taint). Without it the app stays on its cluster while it
+	// is down.
 	// +optional
 	Failover *FailoverSpec `json:"failover,omitempty"`
 }
@@ -272,6 +274,55 @@ type AppStatus struct {
 	// spec.rollout.
 	// +optional
 	Rollout *RolloutStatus `json:"rollout,omitempty"`
+	// Placement records the live capacity figures the last placement of
+	// an app that reads them (requires, rankBy.available,
+	// weightBy.available) used, per cluster.
+	// +optional
+	Placement *PlacementStatus `json:"placement,omitempty"`
+}
+
+// MaxPlacementDecisions bounds the decisions AppStatus.Placement lists.
+const MaxPlacementDecisions = 50
+
+// PlacementStatus is the capacity side of an app's last placement.
+type PlacementStatus struct {
+	// Revision is the Git revision placed.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// Time is when the hub placed it.
+	// +optional
+	Time *metav1.Time `json:"time,omitempty"`
+	// Decisions are the decisions with their figures: the clusters chosen
+	// first, then the others, each group by name, at most
+	// MaxPlacementDecisions.
+	// +optional
+	Decisions []PlacementDecision `json:"decisions,omitempty"`
+	// Omitted is the number of decisions left out of Decisions.
+	// +optional
+	Omitted int32 `json:"omitted,omitempty"`
+}
+
+// PlacementDecision is one cluster's placement decision and the figures it
+// used.
+type PlacementDecision struct {
+	// Cluster is the cluster's name.
+	Cluster string `json:"cluster"`
+	// Placed is true when the app goes there.
+	Placed bool `json:"placed"`
+	// Reason is the capacity step of the decision, for example "meets
+	// requires nvidia.com/gpu=4: nvidia.com/gpu 6 available of 8".
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Available is the cluster's available amounts as the app saw them
+	// (with what the app itself holds there added back).
+	// +optional
+	Available corev1.ResourceList `json:"available,omitempty"`
+	// Allocatable is the cluster's allocatable amounts.
+	// +optional
+	Allocatable corev1.ResourceList `json:"allocatable,omitempty"`
+	// Held is what the app's own pods request there.
+	// +optional
+	Held corev1.ResourceList `json:"held,omitempty"`
 }
 
 // App is one application of the fleet: declared in Git as

@@ -154,7 +154,8 @@ type ClusterStatus struct {
 	// Apps is a summary such as "5/6" for printing.
 	// +optional
 	Apps string `json:"apps,omitempty"`
-	// GPU is the allocatable GPU count for printing.
+	// GPU is the nvidia.com/gpu figures for printing: "available/allocatable",
+	// such as "2/8".
 	// +optional
 	GPU string `json:"gpu,omitempty"`
 }
@@ -170,7 +171,9 @@ type ClusterStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Apps",type=string,JSONPath=`.status.apps`
 // +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.capacity.nodes`
-// +kubebuilder:printcolumn:name="GPU",type=string,JSONPath=`.status.gpu`
+// +kubebuilder:printcolumn:name="GPU",type=string,JSONPath=`.status.gpu`,description="nvidia.com/gpu available/allocatable"
+// +kubebuilder:printcolumn:name="CPU-Avail",type=string,JSONPath=`.status.capacity.available.cpu`
+// +kubebuilder:printcolumn:name="Mem-Avail",type=string,JSONPath=`.status.capacity.available.memory`
 // +kubebuilder:printcolumn:name="Heartbeat",type=date,JSONPath=`.status.lastHeartbeatTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Cluster struct {

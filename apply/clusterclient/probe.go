@@ -31,6 +31,8 @@ type Info struct {
 	Memory resource.Quantity
 	// GPU is the sum of allocatable nvidia.com/gpu over all nodes.
 	GPU resource.Quantity
+	// Capacity is the per-resource capacity MeasureCapacity took.
+	Capacity *flotillav1.ClusterCapacity
 	// Held says the site holds new revisions: the ConfigMap
 	// flotilla-system/flotilla-hold exists.
 	Held bool
@@ -40,8 +42,9 @@ type Info struct {
 
 // Probe asks the cluster for its version and sums the allocatable CPU,
 // memory and nvidia.com/gpu of its nodes (listed in pages, so memory stays
-// bounded on large clusters). Capacity is summed over all nodes; ReadyNodes
-// says how many of them are Ready. Errors are *ClusterError values naming
+// bounded on large clusters). CPU, Memory and GPU are summed over all
+// nodes; ReadyNodes says how many of them are Ready; Capacity has the
+// per-resource allocatable and available figures of MeasureCapacity. Errors are *ClusterError values naming
 // the cluster.
 func Probe(ctx context.Context, c *Client) (Info, error) {
 	v, err := c.ServerVersion(ctx)
@@ -68,6 +71,11 @@ func Probe(ctx context.Context, c *Client) (Info, error) {
 			break
 		}
 	}
+	capa, err := MeasureCapacity(ctx, c.Client())
+	if err != nil {
+		return Info{}, &ClusterError{Cluster: c.Name(), Op: "measure capacity", Err: err}
+	}
+	info.Capacity = capa
 	if err := readHold(ctx, c, &info); err != nil {
 		return Info{}, err
 	}

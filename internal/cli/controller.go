@@ -71,6 +71,7 @@ placed on with server-side apply, prunes, corrects drift and reports status.`,
 	f.DurationVar(&opts.Controllers.DefaultInterval, "default-interval", def.DefaultInterval, "fetch interval of a FleetRepository that sets none")
 	f.DurationVar(&opts.Controllers.DefaultDriftInterval, "default-drift-interval", def.DefaultDriftInterval, "drift check interval of a FleetRepository that sets none")
 	f.DurationVar(&opts.Controllers.HeartbeatInterval, "heartbeat-interval", def.HeartbeatInterval, "how often each member cluster is probed")
+	f.DurationVar(&opts.Controllers.UnreachableGrace, "unreachable-grace", def.UnreachableGrace, "how long a member cluster may stay unreachable, from its last heartbeat, before it is tainted flotilla.dev/unreachable:NoExecute (apps with placement.failover then leave it)")
 	f.DurationVar(&opts.Controllers.ClusterTimeout, "cluster-timeout", def.ClusterTimeout, "timeout of every call to a member cluster")
 	f.DurationVar(&opts.Controllers.ClusterBackoffMax, "cluster-backoff-max", def.ClusterBackoffMax, "longest wait before retrying an unreachable cluster")
 	f.IntVar(&opts.Controllers.SyncWorkers, "sync-workers", def.SyncWorkers, "ClusterSyncs processed at once across all clusters")

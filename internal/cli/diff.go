@@ -68,6 +68,7 @@ printed).`,
 	fl.StringVar(&f.head, "head", f.head, "revision to compare to")
 	fl.StringVar(&f.format, "format", f.format, "output format: text, markdown or json")
 	addLimitFlags(fl)
+	addCapacityFlags(fl)
 	return cmd
 }
 
@@ -80,7 +81,15 @@ func runDiff(cmd *cobra.Command, f diffFlags) error {
 	if f.base == "" || f.head == "" {
 		return usageErrorf("diff: set --base and --head to the two revisions to compare")
 	}
-	report, err := diffRevisions(cmd.Context(), cmd.ErrOrStderr(), f.repo, f.base, f.head, newRenderer(), pipeline.WithLimits(limitsFromFlags(cmd)))
+	opts := []pipeline.Option{pipeline.WithLimits(limitsFromFlags(cmd))}
+	capOpt, err := capacityOption(cmd, f.repo)
+	if err != nil {
+		return err
+	}
+	if capOpt != nil {
+		opts = append(opts, capOpt)
+	}
+	report, err := diffRevisions(cmd.Context(), cmd.ErrOrStderr(), f.repo, f.base, f.head, newRenderer(), opts...)
 	if err != nil {
 		return err
 	}
@@ -149,6 +158,7 @@ func diffRevisions(ctx context.Context, errOut io.Writer, repoDir, baseRev, head
 	if err != nil {
 		return nil, fail(fmt.Errorf("diff: head revision %s: %w", headRev, err))
 	}
+	noteCapacity(errOut, head)
 	if head.HasErrors() {
 		errs := head.Errors()
 		printDiagnostics(errOut, errs)

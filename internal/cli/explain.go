@@ -45,6 +45,7 @@ printed first.`,
 	fl.StringVar(&f.repo, "repo", f.repo, "folder of the fleet repository (holding clusters/ and apps/)")
 	fl.StringVar(&f.cluster, "cluster", "", "cluster to explain (required)")
 	fl.StringVar(&f.app, "app", "", "explain only this app")
+	addCapacityFlags(fl)
 	return cmd
 }
 
@@ -99,6 +100,24 @@ func explainCluster(w io.Writer, c *flotillav1.Cluster) {
 	}
 }
 
+// printFigures prints the live capacity figures a decision used.
+func printFigures(w io.Writer, d *placement.Decision) {
+	if len(d.Figures) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "  capacity figures used:")
+	for _, f := range d.Figures {
+		line := fmt.Sprintf("    %s: %s available of %s allocatable", f.Resource, f.Available.String(), f.Allocatable.String())
+		if !f.Held.IsZero() {
+			line += fmt.Sprintf(" (%s of it held by the app itself)", f.Held.String())
+		}
+		if f.Required != nil {
+			line += fmt.Sprintf(", requires %s", f.Required.String())
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
 // explainApp prints the decision about one app on one cluster.
 func explainApp(w io.Writer, out *pipeline.Output, app, cluster string) {
 	d := out.Placement.Decision(app, cluster)
@@ -107,6 +126,7 @@ func explainApp(w io.Writer, out *pipeline.Output, app, cluster string) {
 		fmt.Fprintf(w, "app %s: not placed\n", app)
 		if d != nil {
 			printList(w, "  why:", d.Reasons)
+			printFigures(w, d)
 		} else {
 			fmt.Fprintln(w, "  why: the app could not be placed (see the errors above)")
 		}
@@ -128,6 +148,7 @@ func explainApp(w io.Writer, out *pipeline.Output, app, cluster string) {
 		}
 	}
 	printList(w, "  why:", why)
+	printFigures(w, d)
 	fmt.Fprintf(w, "  base: %s\n", t.Base)
 	if len(t.Overlays) == 0 {
 		fmt.Fprintln(w, "  overlays: none")

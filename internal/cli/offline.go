@@ -33,8 +33,21 @@ func usageErrorf(format string, args ...any) error {
 
 // loadFleet runs the offline pipeline on the fleet repository at repo. An
 // unreadable repository is a usage error.
+//
+// With --status-ref or --status-dir, placement uses the clusters' capacity
+// recorded on the status branch; otherwise, when an app places by live
+// capacity, a note on stderr says it was not used.
 func loadFleet(cmd *cobra.Command, repo string, r *render.Renderer) (*pipeline.Output, error) {
-	out, err := pipeline.Run(cmd.Context(), repo, r, pipeline.WithLimits(limitsFromFlags(cmd)))
+	opts := []pipeline.Option{pipeline.WithLimits(limitsFromFlags(cmd))}
+	capOpt, err := capacityOption(cmd, repo)
+	if err != nil {
+		return nil, err
+	}
+	if capOpt != nil {
+		opts = append(opts, capOpt)
+	}
+	out, err := pipeline.Run(cmd.Context(), repo, r, opts...)
+	noteCapacity(cmd.ErrOrStderr(), out)
 	if errors.Is(err, pipeline.ErrUnreadable) {
 		return nil, &ExitError{Code: exitUsage, Err: fmt.Errorf("%w; pass --repo with the folder that holds clusters/ and apps/", err)}
 	}

@@ -45,6 +45,7 @@ The fleet must be valid: when any file has an error, nothing is rendered
 	fl.StringVar(&f.app, "app", "", "render only this app")
 	fl.StringVar(&f.out, "out", "", "write <out>/<cluster>/<app>.yaml files instead of printing")
 	addLimitFlags(fl)
+	addCapacityFlags(fl)
 	return cmd
 }
 

@@ -28,6 +28,9 @@ func (d *Demo) startController() error {
 			ClusterBackoffBase: time.Second,
 			ClusterBackoffMax:  15 * time.Second,
 			HealthPollInterval: time.Second,
+			// Failover within seconds, not the controller's default 40 s
+			// (docs/quickstart.md step 8).
+			UnreachableGrace: 10 * time.Second,
 		},
 	}
 	if d.opts.DashboardAddr != "-" {

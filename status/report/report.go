@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
+	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -57,8 +58,21 @@ type ClusterStatus struct {
 	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
 	// LastError says why the cluster is unreachable or failing.
 	LastError string `json:"lastError,omitempty"`
+	// Capacity is the cluster's live capacity as its last heartbeat
+	// measured it (without the time, so that the file changes only when
+	// the figures do). Offline commands read it with --status-ref.
+	Capacity *Capacity `json:"capacity,omitempty"`
 	// Apps are the apps placed on the cluster, by name.
 	Apps []AppStatus `json:"apps"`
+}
+
+// Capacity is a cluster's allocatable and available amounts per resource.
+type Capacity struct {
+	// Allocatable is the sum of the ready, schedulable nodes' allocatable
+	// amounts.
+	Allocatable corev1.ResourceList `json:"allocatable,omitempty"`
+	// Available is Allocatable minus what the cluster's pods request.
+	Available corev1.ResourceList `json:"available,omitempty"`
 }
 
 // Report is the whole fleet's status.
@@ -110,6 +124,9 @@ func Build(repo *flotillav1.FleetRepository, clusters []flotillav1.Cluster, sync
 				cs.LastSeen = c.Status.LastHeartbeatTime
 				cs.LastError = reach.Message
 			}
+		}
+		if capa := c.Status.Capacity; capa != nil && capa.Available != nil {
+			cs.Capacity = &Capacity{Allocatable: capa.Allocatable.DeepCopy(), Available: capa.Available.DeepCopy()}
 		}
 		cs.Apps = byCluster[c.Name]
 		sort.Slice(cs.Apps, func(i, j int) bool { return cs.Apps[i].App < cs.Apps[j].App })

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
@@ -22,7 +24,12 @@ func fixture() (*flotillav1.FleetRepository, []flotillav1.Cluster, []flotillav1.
 		}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "factory-a"}, Status: flotillav1.ClusterStatus{
 			LastHeartbeatTime: &seen,
-			Conditions:        []metav1.Condition{{Type: "Reachable", Status: metav1.ConditionTrue, Reason: "Reachable"}},
+			Capacity: &flotillav1.ClusterCapacity{
+				Allocatable:  corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("8"), corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi")},
+				Available:    corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("2"), corev1.ResourceCPU: resource.MustParse("11500m"), corev1.ResourceMemory: resource.MustParse("40Gi")},
+				ObservedTime: &seen,
+			},
+			Conditions: []metav1.Condition{{Type: "Reachable", Status: metav1.ConditionTrue, Reason: "Reachable"}},
 		}},
 		// A pull site: its agent's heartbeat makes it reachable.
 		{ObjectMeta: metav1.ObjectMeta{Name: "factory-c"}, Spec: flotillav1.ClusterSpec{Access: flotillav1.ClusterAccess{Mode: flotillav1.AccessPull}}, Status: flotillav1.ClusterStatus{
@@ -93,13 +100,19 @@ func TestBuildFilesAndTable(t *testing.T) {
 	if len(parsed.Clusters) != 3 || parsed.Clusters[1].Apps[0].Reason != "ClusterUnreachable" || parsed.Clusters[2].Mode != "Pull" {
 		t.Fatalf("round trip lost data: %+v", parsed)
 	}
+	if capa := parsed.Clusters[0].Capacity; capa == nil || capa.Available.Name("nvidia.com/gpu", resource.DecimalSI).Value() != 2 || capa.Allocatable.Cpu().Value() != 16 {
+		t.Fatalf("the status file of factory-a lost its capacity: %+v", capa)
+	}
+	if strings.Contains(string(files["status/factory-a.yaml"]), "observedTime") {
+		t.Error("the status file records when the figures were taken: it would change with every heartbeat")
+	}
 
 	var out bytes.Buffer
 	if err := WriteTable(&out, parsed, time.Date(2026, 11, 25, 10, 5, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	table := out.String()
-	for _, want := range []string{"CLUSTER", "MODE", "DB", "WEB", "factory-b", "STALE", "! factory-b is stale: not reachable since 2026-11-25T10:00:00Z (5m0s ago)", "! db on factory-a: HealthCheckFailed"} {
+	for _, want := range []string{"CLUSTER", "MODE", "GPU", "CPU", "MEMORY", "2/8", "11500m/16", "40Gi/64Gi", "DB", "WEB", "factory-b", "STALE", "! factory-b is stale: not reachable since 2026-11-25T10:00:00Z (5m0s ago)", "! db on factory-a: HealthCheckFailed"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // WriteTable prints the clusters × apps matrix for a terminal: one row per
@@ -13,10 +15,10 @@ import (
 func WriteTable(w io.Writer, r Report, now time.Time) error {
 	apps := r.Apps()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	header := append([]string{"CLUSTER", "REACHABLE", "MODE", "REVISION"}, upper(apps)...)
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	header := append([]string{"CLUSTER", "REACHABLE", "MODE", "REVISION", "GPU", "CPU", "MEMORY"}, upper(apps)...)
+	fmt.Fprintln(tw, strings.Join(header, "	"))
 	for _, c := range r.Clusters {
-		row := []string{c.Cluster, reachWord(c, "STALE"), modeWord(c), orDash(ShortRevision(c.Revision))}
+		row := append([]string{c.Cluster, reachWord(c, "STALE"), modeWord(c), orDash(ShortRevision(c.Revision))}, c.Capacity.cells()...)
 		byApp := map[string]AppStatus{}
 		for _, a := range c.Apps {
 			byApp[a.App] = a
@@ -49,6 +51,20 @@ func WriteTable(w io.Writer, r Report, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// cells prints the GPU, CPU and memory columns: "available/allocatable",
+// or "-" without figures.
+func (c *Capacity) cells() []string {
+	out := []string{"-", "-", "-"}
+	if c == nil {
+		return out
+	}
+	for i, name := range []corev1.ResourceName{"nvidia.com/gpu", corev1.ResourceCPU, corev1.ResourceMemory} {
+		avail, alloc := c.Available[name], c.Allocatable[name]
+		out[i] = avail.String() + "/" + alloc.String()
+	}
+	return out
 }
 
 func upper(in []string) []string {

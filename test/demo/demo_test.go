@@ -423,9 +423,9 @@ func TestDemoQuickstart(t *testing.T) {
 		t.Fatalf("stop-cluster said: %q", out)
 	}
 	eventually(t, time.Minute, "factory-lyon reported unreachable", func() error {
-		row := lineWith(u.run(0, "kubectl", "get", "fclusters", "-n", namespace), "factory-lyon")
-		if f := strings.Fields(row); len(f) < 3 || f[1] != "False" {
-			return fmt.Errorf("kubectl get fclusters: %q", row)
+		out := u.run(0, "kubectl", "get", "fclusters", "-n", namespace)
+		if row := parseTable(t, out, "NAME")["factory-lyon"]; row["REACHABLE"] != "False" {
+			return fmt.Errorf("kubectl get fclusters:\n%s", out)
 		}
 		if status := u.run(0, "flotilla", "demo", "status"); !strings.Contains(status, "factory-lyon is stale") {
 			return fmt.Errorf("flotilla demo status:\n%s", status)
@@ -472,6 +472,11 @@ func TestDemoQuickstart(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+
+	// Step: stop central; defect-training (failover, tolerationSeconds
+	// 20) moves to factory-lyon, the other apps on central stay; central's
+	// return prunes the training Job there (failback Stay).
+	failoverStep(t, u, hubCl, member)
 
 	// Step: Ctrl-C stops and removes everything.
 	d.interrupt(t)
@@ -986,4 +991,83 @@ func processesUsing(dir string) []string {
 		}
 	}
 	return out
+}
+
+// The demo's failover timing: its heartbeat and unreachable grace
+// (internal/demo) and defect-training's tolerationSeconds (the example).
+const (
+	demoHeartbeat         = demo.DefaultHeartbeat
+	demoUnreachableGrace  = 10 * time.Second
+	trainingToleration    = 20 * time.Second
+	demoPlacementPassSlow = 5 * time.Second // one placement pass on a loaded 2-core machine running six clusters
+)
+
+// failoverStep follows docs/quickstart.md step 8.
+func failoverStep(t *testing.T, u *user, hubCl client.Client, member func(string) client.Client) {
+	t.Helper()
+	stopped := time.Now()
+	if out := u.run(0, "flotilla", "demo", "stop-cluster", "central"); !strings.Contains(out, "central stopped") {
+		t.Fatalf("stop-cluster said: %q", out)
+	}
+	var moved time.Duration
+	eventually(t, 2*time.Minute, "defect-training placed on factory-lyon", func() error {
+		cs := &flotillav1.ClusterSync{}
+		if err := hubCl.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: "defect-training.factory-lyon"}, cs); err != nil {
+			return err
+		}
+		moved = time.Since(stopped)
+		return nil
+	})
+	// Tainted at most the grace after the last heartbeat (before the stop),
+	// then tolerated for tolerationSeconds; one heartbeat and one placement
+	// pass of margin.
+	if bound := demoUnreachableGrace + trainingToleration + demoHeartbeat + demoPlacementPassSlow; moved > bound || moved < trainingToleration {
+		t.Errorf("defect-training moved %s after central stopped, want between tolerationSeconds %s and %s", moved, trainingToleration, bound)
+	}
+	t.Logf("defect-training placed on factory-lyon %s after central stopped", moved.Round(100*time.Millisecond))
+	if taints := u.run(0, "kubectl", "get", "fclusters", "-n", namespace, "central", "-o", "jsonpath={range .status.taints[*]}{.key}:{.effect}{end}"); taints != flotillav1.TaintUnreachable+":NoExecute" {
+		t.Errorf("central's taints: %q, want %s:NoExecute", taints, flotillav1.TaintUnreachable)
+	}
+	eventually(t, 2*time.Minute, "defect-training Ready on factory-lyon", func() error {
+		out := u.run(0, "kubectl", "get", "csyncs", "-n", namespace, "-l", "flotilla.dev/app=defect-training")
+		if f := strings.Fields(lineWith(out, "defect-training.factory-lyon")); len(f) < 4 || f[3] != "True" {
+			return fmt.Errorf("kubectl get csyncs:\n%s", out)
+		}
+		return nil
+	})
+	// defect-training moved (above); the apps without failover stayed.
+	out := u.run(0, "kubectl", "get", "csyncs", "-n", namespace, "-l", "flotilla.dev/cluster=central")
+	for _, app := range []string{"defect-training", "fleet-dashboard", "monitoring-agent"} {
+		if lineWith(out, app+".central") == "" {
+			t.Errorf("%s.central must stay while central is down:\n%s", app, out)
+		}
+	}
+	if out := u.run(0, "kubectl", "get", "csyncs", "-n", namespace, "-l", "flotilla.dev/app=fleet-dashboard"); strings.Count(out, "fleet-dashboard.") != 1 {
+		t.Errorf("fleet-dashboard has no failover and must not move:\n%s", out)
+	}
+	if out := u.run(0, "kubectl", "--context", "factory-lyon", "get", "jobs", "-n", "training"); !strings.Contains(out, "defect-training") {
+		t.Errorf("factory-lyon runs no training Job:\n%s", out)
+	}
+
+	u.run(0, "flotilla", "demo", "start-cluster", "central")
+	eventually(t, 2*time.Minute, "central back, training still on factory-lyon, its Job on central pruned", func() error {
+		out := u.run(0, "kubectl", "get", "csyncs", "-n", namespace, "-l", "flotilla.dev/app=defect-training")
+		if lineWith(out, "defect-training.central") != "" || lineWith(out, "defect-training.factory-lyon") == "" {
+			return fmt.Errorf("kubectl get csyncs:\n%s", out)
+		}
+		jobs, err := u.try("kubectl", "--context", "central", "get", "jobs", "-n", "training", "-o", "name")
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(jobs) != "" {
+			return fmt.Errorf("central still has %s", jobs)
+		}
+		if status := u.run(0, "flotilla", "demo", "status"); !strings.Contains(status, "Synced:") {
+			return fmt.Errorf("flotilla demo status:\n%s", status)
+		}
+		return nil
+	})
+	if err := deploymentsAvailable(member("central")); err != nil {
+		t.Errorf("central after its return: %v", err)
+	}
 }
