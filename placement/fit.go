@@ -13,20 +13,29 @@ import (
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 )
 
-// available returns the amount of a resource a cluster has available for
-// this app: the live figure plus what the app itself holds there. known is
-// false when the cluster's capacity is unknown. A cluster with figures
-// that does not list the resource has none of it.
-func (p *appPlacement) available(cluster string, name corev1.ResourceName) (q resource.Quantity, known bool) {
-	capa, ok := p.capacity[cluster]
-	if !ok {
-		return resource.Quantity{}, false
+// availableOf returns the amount of a resource a cluster of known
+// capacity has available for this app: the live figure plus what the app
+// itself holds there. A cluster with figures that does not list the
+// resource has none of it.
+func (p *appPlacement) availableOf(capa *Capacity, cluster string, name corev1.ResourceName) resource.Quantity {
+	q := capa.Available[name]
+	if p.held != nil {
+		if h, ok := p.held[cluster][name]; ok {
+			q = q.DeepCopy()
+			q.Add(h)
+		}
 	}
-	q = capa.Available[name].DeepCopy()
-	if h, ok := p.held[cluster][name]; ok {
-		q.Add(h)
+	return q
+}
+
+// figureAvailable returns the available amount of a resource recorded on
+// a decision, zero when the decision has no figure for it (unknown
+// capacity).
+func figureAvailable(d *Decision, name corev1.ResourceName) resource.Quantity {
+	if f := figure(d, name); f != nil {
+		return f.Available
 	}
-	return q, true
+	return resource.Quantity{}
 }
 
 // capacityResources are the resources whose figures the app's placement
@@ -56,6 +65,7 @@ func (p *appPlacement) recordFigures(c *flotillav1.Cluster, d *Decision, resourc
 	if !ok {
 		return
 	}
+	p.knownHere = true
 	req := p.app.Spec.Placement.Requires
 	if len(p.figures) < len(resources) {
 		p.figures = make([]Figure, len(resources)*min(len(p.clusters), 1024))
@@ -63,8 +73,7 @@ func (p *appPlacement) recordFigures(c *flotillav1.Cluster, d *Decision, resourc
 	d.Figures = p.figures[:0:len(resources)]
 	p.figures = p.figures[len(resources):]
 	for _, name := range resources {
-		avail, _ := p.available(c.Name, name)
-		f := Figure{Resource: name, Available: avail, Allocatable: capa.Allocatable[name].DeepCopy()}
+		f := Figure{Resource: name, Available: p.availableOf(&capa, c.Name, name), Allocatable: capa.Allocatable[name]}
 		if h, ok := p.held[c.Name][name]; ok {
 			f.Held = h.DeepCopy()
 		}
@@ -87,12 +96,13 @@ func (p *appPlacement) fits(c *flotillav1.Cluster, d *Decision) bool {
 	if len(resources) == 0 {
 		return true
 	}
+	p.knownHere = false
 	p.recordFigures(c, d, resources)
 	req := p.app.Spec.Placement.Requires
 	if len(req) == 0 {
 		return true
 	}
-	if _, ok := p.capacity[c.Name]; !ok {
+	if !p.knownHere {
 		why := "the hub has no figures for it yet"
 		if p.capacity == nil {
 			why = "live capacity was not used"

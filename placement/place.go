@@ -202,6 +202,9 @@ type appPlacement struct {
 	// resources are the resources whose figures the app reads, computed
 	// once (capacityResources); nil until then.
 	resources []corev1.ResourceName
+	// knownHere is set by recordFigures: the cluster it looked at has
+	// figures.
+	knownHere bool
 	// reqText is describeResources of the app's requires, once.
 	reqText string
 	// figures is the unused part of a backing array for the decisions'
