@@ -119,12 +119,14 @@ func capacityBenchFleet(n int, withCapacity bool) (*fleet.Fleet, map[string]Capa
 func BenchmarkPlaceWithCapacity(b *testing.B) {
 	f, caps := capacityBenchFleet(10000, true)
 	b.ReportAllocs()
+	cpu0 := processCPU()
 	for b.Loop() {
 		res := Place(f, WithCapacity(caps), WithMaxTargets(1_000_000))
 		if len(res.Targets) == 0 || len(res.Errors) > 0 {
 			b.Fatalf("%d targets, errors %v", len(res.Targets), res.Errors)
 		}
 	}
+	b.ReportMetric(float64((processCPU()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 }
 
 // BenchmarkPlaceWithoutCapacity is BenchmarkPlaceWithCapacity's baseline:
@@ -132,10 +134,12 @@ func BenchmarkPlaceWithCapacity(b *testing.B) {
 func BenchmarkPlaceWithoutCapacity(b *testing.B) {
 	f, _ := capacityBenchFleet(10000, false)
 	b.ReportAllocs()
+	cpu0 := processCPU()
 	for b.Loop() {
 		res := Place(f, WithMaxTargets(1_000_000))
 		if len(res.Targets) == 0 || len(res.Errors) > 0 {
 			b.Fatalf("%d targets, errors %v", len(res.Targets), res.Errors)
 		}
 	}
+	b.ReportMetric(float64((processCPU()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 }

@@ -228,10 +228,26 @@ func (p *appPlacement) rankByRoom(cands []candidate) []candidate {
 			why = fmt.Sprintf("ranked %d of %d: the app runs here and it still qualifies, so it stays (hysteresis: it moves only when a site no longer fits)", k+1, len(rs))
 		case !r.known:
 			why = fmt.Sprintf("ranked %d of %d: capacity unknown, so it ranks after the clusters with figures", k+1, len(rs))
-		case rb != nil:
-			why = fmt.Sprintf("ranked %d of %d by %s=%s (%s)", k+1, len(rs), by, figure(c.decision, rb.Available).Available.String(), order)
 		default:
-			why = fmt.Sprintf("ranked %d of %d by %s=%s (%s)", k+1, len(rs), by, strconv.FormatFloat(r.value, 'f', -1, 64), order)
+			// Built by hand: this runs for every candidate.
+			var b strings.Builder
+			b.Grow(48 + len(by))
+			b.WriteString("ranked ")
+			b.WriteString(strconv.Itoa(k + 1))
+			b.WriteString(" of ")
+			b.WriteString(strconv.Itoa(len(rs)))
+			b.WriteString(" by ")
+			b.WriteString(by)
+			b.WriteByte('=')
+			if rb != nil {
+				writeQuantity(&b, figure(c.decision, rb.Available).Available)
+			} else {
+				b.WriteString(strconv.FormatFloat(r.value, 'f', -1, 64))
+			}
+			b.WriteString(" (")
+			b.WriteString(order)
+			b.WriteByte(')')
+			why = b.String()
 		}
 		c.decision.Reasons = append(c.decision.Reasons, why)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,20 +13,29 @@ import (
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 )
 
-// available returns the amount of a resource a cluster has available for
-// this app: the live figure plus what the app itself holds there. known is
-// false when the cluster's capacity is unknown. A cluster with figures
-// that does not list the resource has none of it.
-func (p *appPlacement) available(cluster string, name corev1.ResourceName) (q resource.Quantity, known bool) {
-	capa, ok := p.capacity[cluster]
-	if !ok {
-		return resource.Quantity{}, false
+// availableOf returns the amount of a resource a cluster of known
+// capacity has available for this app: the live figure plus what the app
+// itself holds there. A cluster with figures that does not list the
+// resource has none of it.
+func (p *appPlacement) availableOf(capa *Capacity, cluster string, name corev1.ResourceName) resource.Quantity {
+	q := capa.Available[name]
+	if p.held != nil {
+		if h, ok := p.held[cluster][name]; ok {
+			q = q.DeepCopy()
+			q.Add(h)
+		}
 	}
-	q = capa.Available[name].DeepCopy()
-	if h, ok := p.held[cluster][name]; ok {
-		q.Add(h)
+	return q
+}
+
+// figureAvailable returns the available amount of a resource recorded on
+// a decision, zero when the decision has no figure for it (unknown
+// capacity).
+func figureAvailable(d *Decision, name corev1.ResourceName) resource.Quantity {
+	if f := figure(d, name); f != nil {
+		return f.Available
 	}
-	return q, true
+	return resource.Quantity{}
 }
 
 // capacityResources are the resources whose figures the app's placement
@@ -55,11 +65,15 @@ func (p *appPlacement) recordFigures(c *flotillav1.Cluster, d *Decision, resourc
 	if !ok {
 		return
 	}
+	p.knownHere = true
 	req := p.app.Spec.Placement.Requires
-	d.Figures = make([]Figure, 0, len(resources))
+	if len(p.figures) < len(resources) {
+		p.figures = make([]Figure, len(resources)*min(len(p.clusters), 1024))
+	}
+	d.Figures = p.figures[:0:len(resources)]
+	p.figures = p.figures[len(resources):]
 	for _, name := range resources {
-		avail, _ := p.available(c.Name, name)
-		f := Figure{Resource: name, Available: avail, Allocatable: capa.Allocatable[name].DeepCopy()}
+		f := Figure{Resource: name, Available: p.availableOf(&capa, c.Name, name), Allocatable: capa.Allocatable[name]}
 		if h, ok := p.held[c.Name][name]; ok {
 			f.Held = h.DeepCopy()
 		}
@@ -82,12 +96,13 @@ func (p *appPlacement) fits(c *flotillav1.Cluster, d *Decision) bool {
 	if len(resources) == 0 {
 		return true
 	}
+	p.knownHere = false
 	p.recordFigures(c, d, resources)
 	req := p.app.Spec.Placement.Requires
 	if len(req) == 0 {
 		return true
 	}
-	if _, ok := p.capacity[c.Name]; !ok {
+	if !p.knownHere {
 		why := "the hub has no figures for it yet"
 		if p.capacity == nil {
 			why = "live capacity was not used"
@@ -95,32 +110,76 @@ func (p *appPlacement) fits(c *flotillav1.Cluster, d *Decision) bool {
 		d.Reasons = append(d.Reasons, fmt.Sprintf("does not meet requires %s: capacity unknown (%s)", describeResources(req), why))
 		return false
 	}
-	var short []string
-	var figs []string
+	if p.reqText == "" {
+		p.reqText = describeResources(req)
+	}
+	// Built by hand: this runs for every (app, cluster) pair.
+	var b strings.Builder
+	b.Grow(64 + 48*len(d.Figures))
+	fits := true
+	for _, f := range d.Figures {
+		if f.Required != nil && f.Available.Cmp(*f.Required) < 0 {
+			fits = false
+		}
+	}
+	if !fits {
+		b.WriteString("does not meet requires ")
+	} else {
+		b.WriteString("meets requires ")
+	}
+	b.WriteString(p.reqText)
+	b.WriteString(": ")
+	first := true
 	for _, f := range d.Figures {
 		if f.Required == nil {
 			continue
 		}
-		figs = append(figs, describeFigure(f))
-		if f.Available.Cmp(*f.Required) < 0 {
-			short = append(short, string(f.Resource))
+		if !first {
+			b.WriteString(", ")
+		}
+		first = false
+		writeFigure(&b, f)
+	}
+	if !fits {
+		b.WriteString(" too little ")
+		first = true
+		for _, f := range d.Figures {
+			if f.Required != nil && f.Available.Cmp(*f.Required) < 0 {
+				if !first {
+					b.WriteString(", ")
+				}
+				first = false
+				b.WriteString(string(f.Resource))
+			}
 		}
 	}
-	if len(short) > 0 {
-		d.Reasons = append(d.Reasons, fmt.Sprintf("does not meet requires %s: %s too little %s", describeResources(req), strings.Join(figs, ", "), strings.Join(short, ", ")))
-		return false
-	}
-	d.Reasons = append(d.Reasons, fmt.Sprintf("meets requires %s: %s", describeResources(req), strings.Join(figs, ", ")))
-	return true
+	d.Reasons = append(d.Reasons, b.String())
+	return fits
 }
 
-// describeFigure prints "nvidia.com/gpu 6 available of 8 (4 held by the app)".
-func describeFigure(f Figure) string {
-	s := fmt.Sprintf("%s %s available of %s", f.Resource, f.Available.String(), f.Allocatable.String())
+// writeFigure writes "nvidia.com/gpu 6 available of 8 (4 held by the app)".
+func writeFigure(b *strings.Builder, f Figure) {
+	b.WriteString(string(f.Resource))
+	b.WriteByte(' ')
+	writeQuantity(b, f.Available)
+	b.WriteString(" available of ")
+	writeQuantity(b, f.Allocatable)
 	if !f.Held.IsZero() {
-		s += fmt.Sprintf(" (%s held by the app)", f.Held.String())
+		b.WriteString(" (")
+		writeQuantity(b, f.Held)
+		b.WriteString(" held by the app)")
 	}
-	return s
+}
+
+// writeQuantity writes a quantity as Quantity.String does, without
+// allocating for whole numbers below 1000 (GPUs, CPUs).
+func writeQuantity(b *strings.Builder, q resource.Quantity) {
+	if v, ok := q.AsInt64(); ok && v >= 0 && v < 1000 {
+		var buf [4]byte
+		b.Write(strconv.AppendInt(buf[:0], v, 10))
+		return
+	}
+	b.WriteString(q.String())
 }
 
 // describeResources prints a resource list sorted by name: "cpu=2,

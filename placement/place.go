@@ -70,6 +70,9 @@ func Place(f *fleet.Fleet, opts ...Option) *Result {
 	}
 	clusters := sortedClusters(f.Clusters)
 	apps := sortedApps(f.Apps)
+	// Every app has a decision per cluster: size the list once rather
+	// than growing (and copying) it app after app.
+	res.Decisions = make([]Decision, 0, len(apps)*len(clusters))
 	vars := make(map[string]map[string]string, len(clusters))
 	for _, c := range clusters {
 		vars[c.Name] = clusterVars(c)
@@ -205,7 +208,19 @@ type appPlacement struct {
 	// resources are the resources whose figures the app reads, computed
 	// once (capacityResources); nil until then.
 	resources []corev1.ResourceName
+	// knownHere is set by recordFigures: the cluster it looked at has
+	// figures.
+	knownHere bool
+	// reqText is describeResources of the app's requires, once.
+	reqText string
+	// figures is the unused part of a backing array for the decisions'
+	// figures (recordFigures).
+	figures []Figure
 }
+
+// reasonsPerDecision is how many reasons each decision has room for
+// before its slice is reallocated.
+const reasonsPerDecision = 4
 
 // candidate is a cluster that passed selection, exclusion and taints.
 type candidate struct {
@@ -214,13 +229,21 @@ type candidate struct {
 }
 
 func (p *appPlacement) place() {
-	decisions := make([]Decision, len(p.clusters))
+	// The decisions are written in place at the end of the result's list
+	// (Place sized it for every app), so they are not copied.
+	start := len(p.res.Decisions)
+	p.res.Decisions = slices.Grow(p.res.Decisions, len(p.clusters))[:start+len(p.clusters)]
+	decisions := p.res.Decisions[start:]
+	// One backing array for the first reasons of every decision: a
+	// decision that needs more than reasonsPerDecision reasons gets its
+	// own array on append (the three-index slice caps each share).
+	reasons := make([]string, len(p.clusters)*reasonsPerDecision)
 	var candidates []candidate
 	selected, tolerated := 0, 0
 	sel := p.placementSelector()
 	for i, c := range p.clusters {
 		d := &decisions[i]
-		*d = Decision{App: p.app.Name, Cluster: c.Name}
+		*d = Decision{App: p.app.Name, Cluster: c.Name, Reasons: reasons[i*reasonsPerDecision : i*reasonsPerDecision : (i+1)*reasonsPerDecision]}
 		ok, why := sel.matches(c)
 		d.Reasons = append(d.Reasons, why)
 		if !ok {
@@ -251,7 +274,6 @@ func (p *appPlacement) place() {
 	p.applyOverlays(chosen, targets)
 	p.divideReplicas(chosen, targets)
 	p.res.Targets = append(p.res.Targets, targets...)
-	p.res.Decisions = append(p.res.Decisions, decisions...)
 }
 
 // target builds the target of the app on a chosen cluster, without

@@ -68,8 +68,7 @@ func (p *appPlacement) weights(i int, d flotillav1.ReplicaDivision, chosen []can
 	switch {
 	case d.WeightBy != nil && d.WeightBy.Available != "":
 		for j, c := range chosen {
-			q, _ := p.available(c.cluster.Name, d.WeightBy.Available)
-			weights[j] = ratFromQuantity(q)
+			weights[j] = ratFromQuantity(figureAvailable(c.decision, d.WeightBy.Available))
 		}
 		return weights, "by " + describeSource(*d.WeightBy), true
 	case d.WeightBy != nil:
@@ -203,8 +202,7 @@ func (p *appPlacement) replicaCaps(d flotillav1.ReplicaDivision, chosen []candid
 	wantRat := ratFromQuantity(want)
 	caps := make([]int64, len(chosen))
 	for j, c := range chosen {
-		have, _ := p.available(c.cluster.Name, d.WeightBy.Available)
-		n := new(big.Rat).Quo(ratFromQuantity(have), wantRat)
+		n := new(big.Rat).Quo(ratFromQuantity(figureAvailable(c.decision, d.WeightBy.Available)), wantRat)
 		fl := new(big.Int).Quo(n.Num(), n.Denom())
 		if fl.IsInt64() {
 			caps[j] = fl.Int64()

@@ -67,19 +67,31 @@ func (s clusterSet) match(c *flotillav1.Cluster) (bool, string) {
 		return true, "listed in clusterNames"
 	case bySel:
 		return true, "clusterSelector " + s.selDesc + " matched"
+	}
+	return false, s.noMatchReason()
+}
+
+// noMatchReason says why the set does not hold a cluster that neither its
+// names list nor its selector matches.
+func (s clusterSet) noMatchReason() string {
+	switch {
 	case s.selector != nil && len(s.names) > 0:
-		return false, "clusterSelector " + s.selDesc + " does not match and not listed in clusterNames"
+		return "clusterSelector " + s.selDesc + " does not match and not listed in clusterNames"
 	case s.selector != nil:
-		return false, "clusterSelector " + s.selDesc + " does not match"
+		return "clusterSelector " + s.selDesc + " does not match"
 	case len(s.names) > 0:
-		return false, "not listed in clusterNames"
+		return "not listed in clusterNames"
 	default:
-		return false, "selects no cluster"
+		return "selects no cluster"
 	}
 }
 
-// placementMatcher is the app's placement selection.
-type placementMatcher struct{ set clusterSet }
+// placementMatcher is the app's placement selection, with its reasons
+// built once (they depend on the placement, not on the cluster).
+type placementMatcher struct {
+	set                     clusterSet
+	byBoth, bySel, notMatch string
+}
 
 // placementSelector compiles the app's clusterSelector and clusterNames.
 func (p *appPlacement) placementSelector() placementMatcher {
@@ -88,7 +100,11 @@ func (p *appPlacement) placementSelector() placementMatcher {
 	if err != nil {
 		p.errorf([]any{"spec", "placement", "clusterSelector"}, "spec.placement.clusterSelector: is invalid: %v; fix it so that it selects clusters", err)
 	}
-	return placementMatcher{set: set}
+	m := placementMatcher{set: set, byBoth: "selected by clusterNames and by clusterSelector " + set.selDesc, bySel: "selected by clusterSelector " + set.selDesc}
+	// A cluster that is not selected is neither listed nor matched: the
+	// reason depends on the placement only.
+	m.notMatch = "not selected: " + set.noMatchReason()
+	return m
 }
 
 // matches says whether the placement selects a cluster, as a reason.
@@ -100,14 +116,13 @@ func (m placementMatcher) matches(c *flotillav1.Cluster) (bool, string) {
 	case s.all:
 		return true, "selected: placement sets no clusterSelector or clusterNames, so every cluster is a candidate"
 	case byName && bySel:
-		return true, "selected by clusterNames and by clusterSelector " + s.selDesc
+		return true, m.byBoth
 	case byName:
 		return true, "selected by clusterNames"
 	case bySel:
-		return true, "selected by clusterSelector " + s.selDesc
+		return true, m.bySel
 	}
-	_, why := s.match(c)
-	return false, "not selected: " + why
+	return false, m.notMatch
 }
 
 // describePlacement names what a placement selects by, for messages.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -22,7 +23,8 @@ const podPageSize = 500
 // the pods that are not Succeeded or Failed and are either not scheduled
 // yet or scheduled on one of those nodes, never below zero. Nodes and pods
 // are listed in pages (terminated pods are filtered out by the API
-// server), so memory stays bounded on large clusters. The hub's heartbeat
+// server), so memory stays bounded on large clusters. Where listing pods is
+// forbidden, Available is nil (unknown) and no error is returned. The hub's heartbeat
 // and the pull agent both call it; r reads the cluster measured.
 func MeasureCapacity(ctx context.Context, r client.Reader) (*flotillav1.ClusterCapacity, error) {
 	capa := &flotillav1.ClusterCapacity{Allocatable: corev1.ResourceList{}}
@@ -55,6 +57,13 @@ func MeasureCapacity(ctx context.Context, r client.Reader) (*flotillav1.ClusterC
 	for {
 		var pods corev1.PodList
 		if err := r.List(ctx, &pods, client.Limit(podPageSize), client.Continue(cont), client.MatchingFieldsSelector{Selector: notDone}); err != nil {
+			if apierrors.IsForbidden(err) {
+				// Flotilla may not read pods there: what is available is
+				// unknown (placement treats the cluster so), the
+				// heartbeat goes on.
+				capa.Available = nil
+				return capa, nil
+			}
 			return nil, fmt.Errorf("list pods: %w", err)
 		}
 		for i := range pods.Items {
@@ -156,5 +165,8 @@ func GPUColumn(capa *flotillav1.ClusterCapacity) string {
 		return ""
 	}
 	avail, alloc := capa.Available[ResourceGPU], capa.Allocatable[ResourceGPU]
+	if capa.Available == nil {
+		return "?/" + alloc.String()
+	}
 	return avail.String() + "/" + alloc.String()
 }

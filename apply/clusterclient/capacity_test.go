@@ -2,12 +2,17 @@ package clusterclient
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 )
 
 func TestMeasureCapacityCountsReadySchedulableNodesAndLivePodRequests(t *testing.T) {
@@ -142,5 +147,32 @@ func TestPodRequestsFollowsTheEffectiveRequestRule(t *testing.T) {
 	got := PodRequests(spec)[corev1.ResourceCPU]
 	if got.Cmp(resource.MustParse("5250m")) != 0 {
 		t.Errorf("effective cpu request = %s, want 5250m", got.String())
+	}
+}
+
+// TestMeasureCapacityWhereListingPodsIsForbidden: a member whose
+// kubeconfig may read nodes but not pods still has its heartbeat; what is
+// available is unknown.
+func TestMeasureCapacityWhereListingPodsIsForbidden(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n"}}
+	node.Status.Allocatable = corev1.ResourceList{ResourceGPU: resource.MustParse("4")}
+	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
+	cl := fake.NewClientBuilder().WithObjects(node).WithInterceptorFuncs(interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if _, ok := list.(*corev1.PodList); ok {
+				return apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "", errors.New("no RBAC"))
+			}
+			return c.List(ctx, list, opts...)
+		},
+	}).Build()
+	capa, err := MeasureCapacity(context.Background(), cl)
+	if err != nil {
+		t.Fatalf("MeasureCapacity: %v", err)
+	}
+	if q := capa.Allocatable[ResourceGPU]; q.Value() != 4 || capa.Available != nil {
+		t.Errorf("allocatable GPUs %s, available %v; want 4 and unknown (nil)", q.String(), capa.Available)
+	}
+	if got := GPUColumn(capa); got != "?/4" {
+		t.Errorf("GPU column = %q, want ?/4", got)
 	}
 }
