@@ -49,7 +49,13 @@ func (a *Agent) heartbeat(ctx context.Context) error {
 		apimeta.SetStatusCondition(&s.Conditions, metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: flotillav1.ReasonClusterUnreachable, Message: probeErr.Error(), ObservedGeneration: ag.Generation})
 	} else {
 		s.KubernetesVersion = info.KubernetesVersion
-		s.Capacity = &flotillav1.ClusterCapacity{Nodes: info.Nodes, CPU: &info.CPU, Memory: &info.Memory, GPU: &info.GPU}
+		// The same figures a push heartbeat records: allocatable and
+		// available per resource, plus the node totals.
+		s.Capacity = info.Capacity
+		if s.Capacity == nil {
+			s.Capacity = &flotillav1.ClusterCapacity{Nodes: info.Nodes}
+		}
+		s.Capacity.CPU, s.Capacity.Memory, s.Capacity.GPU = &info.CPU, &info.Memory, &info.GPU
 		switch {
 		case info.Held && a.holdSince == nil:
 			t := now.Time

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
+	"github.com/flotilla-gitops/flotilla/apply/clusterclient"
 )
 
 // agentHeartbeatsMissed is how many heartbeat intervals an agent may stay
@@ -63,13 +64,11 @@ func (r *ClusterReconciler) pullHeartbeat(ctx context.Context, c *flotillav1.Clu
 	st := &agent.Status
 	c.Status.KubernetesVersion = st.KubernetesVersion
 	c.Status.Capacity = st.Capacity.DeepCopy()
-	c.Status.GPU = ""
+	// The GPU column reads as for a push site: available/allocatable.
+	c.Status.GPU = clusterclient.GPUColumn(st.Capacity)
 	nodes := int32(0)
 	if st.Capacity != nil {
 		nodes = st.Capacity.Nodes
-		if st.Capacity.GPU != nil {
-			c.Status.GPU = st.Capacity.GPU.String()
-		}
 	}
 	r.recordAgentHold(c, st.Hold)
 	conditions.MarkTrue(c, flotillav1.ReachableCondition, flotillav1.ReasonReachable, "agent heartbeat: Kubernetes %s, %d node(s)", st.KubernetesVersion, nodes)

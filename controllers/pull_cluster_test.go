@@ -8,6 +8,7 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -64,8 +65,10 @@ func TestPullClusterReachabilityFollowsTheAgentHeartbeat(t *testing.T) {
 	gpu := resource.MustParse("4")
 	agent.Status = flotillav1.AgentStatus{
 		LastHeartbeatTime: &beat, KubernetesVersion: "v1.37.2",
-		Capacity: &flotillav1.ClusterCapacity{Nodes: 3, GPU: &gpu},
-		Hold:     &flotillav1.ClusterHold{Since: beat, Reason: "lot 4711"},
+		Capacity: &flotillav1.ClusterCapacity{Nodes: 3, GPU: &gpu,
+			Allocatable: corev1.ResourceList{"nvidia.com/gpu": gpu},
+			Available:   corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("1")}},
+		Hold: &flotillav1.ClusterHold{Since: beat, Reason: "lot 4711"},
 	}
 	must(t, hub.Status().Update(ctx, agent))
 	if reqs := r.clusterOfAgent(ctx, agent); len(reqs) != 1 || reqs[0].NamespacedName != key {
@@ -74,7 +77,7 @@ func TestPullClusterReachabilityFollowsTheAgentHeartbeat(t *testing.T) {
 
 	c, res := reconcileCluster()
 	if !conditions.IsTrue(c, flotillav1.ReachableCondition) || c.Status.KubernetesVersion != "v1.37.2" ||
-		c.Status.Capacity == nil || c.Status.Capacity.Nodes != 3 || c.Status.GPU != "4" ||
+		c.Status.Capacity == nil || c.Status.Capacity.Nodes != 3 || c.Status.GPU != "1/4" || c.Status.Capacity.Available.Name("nvidia.com/gpu", resource.DecimalSI).Value() != 1 ||
 		c.Status.Hold == nil || c.Status.Hold.Reason != "lot 4711" || !c.Status.LastHeartbeatTime.Equal(&beat) {
 		t.Fatalf("a fresh heartbeat: Reachable %v, status %+v", conditions.Get(c, flotillav1.ReachableCondition), c.Status)
 	}
