@@ -59,7 +59,6 @@ func (d *Demo) startAgents(ctx context.Context) error {
 	if len(pull) == 0 {
 		return nil
 	}
-	start := time.Now()
 	for _, name := range pull {
 		if err := d.prepareSite(ctx, name); err != nil {
 			return err
@@ -70,9 +69,8 @@ func (d *Demo) startAgents(ctx context.Context) error {
 		if err := d.startAgent(name); err != nil {
 			return err
 		}
+		d.progress.ok("%-18s pull mode: its agent runs as a process of its own, registers with a bootstrap token (log: %s)", name, d.layout.AgentLog(name))
 	}
-	d.progress.ok("pull mode: %s started as a process each, with a bootstrap token and no kubeconfig Secret on the hub (%s)",
-		plural(len(pull), "agent"), since(start))
 	return nil
 }
 
