@@ -442,7 +442,7 @@ func TestDemoQuickstart(t *testing.T) {
 	}
 	eventually(t, time.Minute, "factory-lyon reported unreachable", func() error {
 		row := lineWith(u.run(0, "kubectl", "get", "fclusters", "-n", namespace), "factory-lyon")
-		if f := strings.Fields(row); len(f) < 3 || f[1] != "False" {
+		if f := strings.Fields(row); len(f) < 3 || f[1] != "Push" || f[2] != "False" {
 			return fmt.Errorf("kubectl get fclusters: %q", row)
 		}
 		if status := u.run(0, "flotilla", "demo", "status"); !strings.Contains(status, "factory-lyon is stale") {
