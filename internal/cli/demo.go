@@ -49,7 +49,10 @@ but Go and git:
   - one member cluster per cluster file: a real kube-apiserver running
     workloads (kube-controller-manager, kube-scheduler and kwok) on simulated
     nodes sized by the file's flotilla.dev/demo-* annotations;
-  - the kubeconfig Secrets, the Git credentials Secret and a FleetRepository.
+  - the kubeconfig Secrets of the push clusters, the Git credentials Secret
+    and a FleetRepository;
+  - for each cluster declared with spec.access.mode: Pull, no kubeconfig on
+    the hub but a ` + "`flotilla agent`" + ` process of its own, given a bootstrap token.
 
 It waits until the fleet is synced (every ClusterSync applied and Ready, the
 FleetRepository Ready at the branch's head, every cluster reachable), prints

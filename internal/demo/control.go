@@ -40,12 +40,18 @@ func (d *Demo) member(name string) (*testenv.Cluster, error) {
 }
 
 // StopCluster stops a member cluster's processes, as if the site went
-// offline: its API server refuses connections until StartCluster. Its data
-// and address are kept. Stopping a stopped cluster does nothing.
+// offline: its API server refuses connections until StartCluster, and the
+// agent of a pull cluster stops too (the hub then misses its heartbeats).
+// Its data and address are kept. Stopping a stopped cluster does nothing.
 func (d *Demo) StopCluster(name string) error {
 	c, err := d.member(name)
 	if err != nil {
 		return err
+	}
+	if d.pull[name] {
+		if err := d.stopAgent(name); err != nil {
+			return err
+		}
 	}
 	return c.Stop()
 }
@@ -60,7 +66,14 @@ func (d *Demo) StartCluster(ctx context.Context, name string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, restartTimeout)
 	defer cancel()
-	return c.Restart(ctx)
+	if err := c.Restart(ctx); err != nil {
+		return err
+	}
+	if d.pull[name] {
+		// The agent finds its identity in its cluster and reports again.
+		return d.startAgent(name)
+	}
+	return nil
 }
 
 // controlServer serves the control API on a unix socket.

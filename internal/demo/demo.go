@@ -51,8 +51,13 @@ type Demo struct {
 	repo      *testenv.GitRepository
 	hub       *testenv.Cluster
 	members   map[string]*testenv.Cluster
-	names     []string // member names, sorted
+	names     []string        // member names, sorted
+	pull      map[string]bool // the members declared with access mode Pull
 	hubClient client.Client
+
+	// agents are the agent processes of the pull clusters, by name.
+	agentsMu sync.Mutex
+	agents   map[string]*testenv.Process
 
 	logFile        *os.File
 	stopController context.CancelFunc
@@ -80,7 +85,8 @@ func Start(ctx context.Context, opts Options) (_ *Demo, retErr error) {
 	if opts.FleetDir == "" {
 		return nil, errors.New("start the demo: no fleet folder given; pass --fleet with the folder that holds clusters/ and apps/")
 	}
-	d := &Demo{opts: opts, progress: &progress{out: opts.Out}, members: map[string]*testenv.Cluster{}, nodes: map[string][]testenv.NodeSpec{}}
+	d := &Demo{opts: opts, progress: &progress{out: opts.Out}, members: map[string]*testenv.Cluster{}, nodes: map[string][]testenv.NodeSpec{},
+		pull: map[string]bool{}, agents: map[string]*testenv.Process{}}
 	if err := d.loadFleet(ctx); err != nil {
 		return nil, err
 	}
@@ -130,6 +136,9 @@ func Start(ctx context.Context, opts Options) (_ *Demo, retErr error) {
 	if err := d.startController(); err != nil {
 		return nil, err
 	}
+	if err := d.startAgents(ctx); err != nil {
+		return nil, err
+	}
 	d.ready.Store(true)
 	return d, nil
 }
@@ -161,7 +170,10 @@ func (d *Demo) loadFleet(ctx context.Context) error {
 			return fmt.Errorf("%s: the demo names its hub %q: rename this cluster", file, HubName)
 		}
 		if c.Spec.Access.Mode == flotillav1.AccessPull {
-			return fmt.Errorf("%s: spec.access.mode is Pull, which the demo does not run (it has no agent): use Push or remove the field", file)
+			if d.opts.FlotillaBinary == "" {
+				return fmt.Errorf("%s: spec.access.mode is Pull: the demo runs its agent as `flotilla agent`, a process of its own, and needs the flotilla binary for it: start the demo with `flotilla demo`", file)
+			}
+			d.pull[c.Name] = true
 		}
 		nodes, err := NodesFor(c, file)
 		if err != nil {
@@ -303,6 +315,10 @@ func (d *Demo) Close() error {
 func (d *Demo) close() error {
 	var errs []error
 	d.ready.Store(false)
+	// The agents first: a site's agent must not outlive the hub it reports to.
+	if err := d.stopAgents(); err != nil {
+		errs = append(errs, err)
+	}
 	if d.stopController != nil {
 		d.stopController()
 		<-d.controllerDone

@@ -48,6 +48,10 @@ func (d *Demo) setUpHub(ctx context.Context) error {
 		},
 	}
 	for _, name := range d.names {
+		if d.pull[name] {
+			// The hub never connects to a pull cluster: no kubeconfig.
+			continue
+		}
 		ref := fleet.KubeconfigRef(d.fleet.Cluster(name))
 		objs = append(objs, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: ref.Name, Namespace: ns},
@@ -71,7 +75,7 @@ func (d *Demo) setUpHub(ctx context.Context) error {
 		}
 	}
 	d.progress.ok("hub: CRDs installed; namespace %s with the Git credentials, %s and FleetRepository %s (%s)",
-		ns, plural(len(d.names), "kubeconfig Secret"), d.repoName, since(start))
+		ns, plural(len(d.names)-len(d.pullClusters()), "kubeconfig Secret"), d.repoName, since(start))
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/internal/testenv"
 )
 
@@ -58,6 +59,11 @@ type ClusterInfo struct {
 	Running bool `json:"running"`
 	// Logs is the folder of the cluster's process logs.
 	Logs string `json:"logs"`
+	// Mode is the cluster's access mode: "Push" (the hub connects to it) or
+	// "Pull" (an agent process inside it reports to the hub).
+	Mode string `json:"mode"`
+	// AgentLog is the log file of a pull cluster's agent; empty for push.
+	AgentLog string `json:"agentLog,omitempty"`
 }
 
 // Info describes the running demo.
@@ -81,7 +87,12 @@ func (d *Demo) Info() Info {
 		info.ControlSocket = d.opts.ControlSocket
 	}
 	for _, name := range d.names {
-		info.Clusters = append(info.Clusters, clusterInfo(d.members[name]))
+		ci := clusterInfo(d.members[name])
+		ci.Mode = string(flotillav1.AccessPush)
+		if d.pull[name] {
+			ci.Mode, ci.AgentLog = string(flotillav1.AccessPull), d.layout.AgentLog(name)
+		}
+		info.Clusters = append(info.Clusters, ci)
 	}
 	return info
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"path/filepath"
 	"text/tabwriter"
+
+	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 )
 
 // PrintNextSteps writes what a person needs to use the running demo: how to
@@ -39,6 +41,17 @@ func PrintNextSteps(w io.Writer, info Info, flotilla string) error {
 		fmt.Fprintf(w, "  kubectl --context %s get deployments -A     # after the eval\n", c.Name)
 	}
 
+	for _, c := range info.Clusters {
+		if c.AgentLog == "" {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s runs in pull mode: the hub holds no kubeconfig for it; its agent, a\n", c.Name)
+		fmt.Fprintf(w, "`flotilla agent` process, registered with a bootstrap token and reports its\n")
+		fmt.Fprintf(w, "heartbeat and status (log: %s):\n\n", c.AgentLog)
+		fmt.Fprintf(w, "  kubectl get fregs -n %s\n", info.Namespace)
+		fmt.Fprintf(w, "  kubectl get bundles -n %s\n", flotillav1.AgentNamespace(info.Namespace, c.Name))
+	}
+
 	fmt.Fprintf(w, "\nThe fleet repository (the hub syncs branch %s; push to it to deploy):\n\n", info.Branch)
 	fmt.Fprintf(w, "  git clone %s %s\n\n", info.GitURL, info.Repository)
 
@@ -48,7 +61,7 @@ func PrintNextSteps(w io.Writer, info Info, flotilla string) error {
 		fmt.Fprintf(w, "  %s demo stop-cluster %s\n", flotilla, name)
 		fmt.Fprintf(w, "  %s demo start-cluster %s\n\n", flotilla, name)
 	}
-	fmt.Fprintf(w, "Logs: the controller in %s; each cluster's processes in %s\n", info.ControllerLog, filepath.Join(info.Dir, "clusters", "<name>", "logs"))
+	fmt.Fprintf(w, "Logs: the controller in %s; each cluster's processes (a pull cluster's agent\nincluded) in %s\n", info.ControllerLog, filepath.Join(info.Dir, "clusters", "<name>", "logs"))
 	if info.Temporary {
 		fmt.Fprintf(w, "\nPress Ctrl-C to stop the demo and remove everything it started (%s).\n", info.Dir)
 	} else {

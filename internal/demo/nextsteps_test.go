@@ -13,7 +13,7 @@ func TestPrintNextStepsNamesEverythingNeeded(t *testing.T) {
 		Hub:        ClusterInfo{Name: HubName, Kubeconfig: "/tmp/d/hub/kubeconfig"},
 		Clusters: []ClusterInfo{
 			{Name: "factory-a", Kubeconfig: "/tmp/d/clusters/factory-a/kubeconfig"},
-			{Name: "factory-b", Kubeconfig: "/tmp/d/clusters/factory-b/kubeconfig"},
+			{Name: "factory-b", Kubeconfig: "/tmp/d/clusters/factory-b/kubeconfig", Mode: "Pull", AgentLog: "/tmp/d/clusters/factory-b/logs/flotilla-agent.log"},
 		},
 		GitURL: "http://u:p@127.0.0.1:1/factory-fleet.git", Branch: "main",
 		ControllerLog: "/tmp/d/controller.log", ControlSocket: "/tmp/s.sock",
@@ -32,6 +32,10 @@ func TestPrintNextStepsNamesEverythingNeeded(t *testing.T) {
 		"/opt/flotilla demo stop-cluster factory-b",
 		"/opt/flotilla demo start-cluster factory-b",
 		"/tmp/d/controller.log",
+		"factory-b runs in pull mode",
+		"/tmp/d/clusters/factory-b/logs/flotilla-agent.log",
+		"kubectl get fregs -n flotilla-system",
+		"kubectl get bundles -n flotilla-flotilla-system-factory-b",
 		"Press Ctrl-C to stop the demo and remove everything it started (/tmp/d)",
 	} {
 		if !strings.Contains(out, want) {
@@ -43,7 +47,7 @@ func TestPrintNextStepsNamesEverythingNeeded(t *testing.T) {
 	if err := PrintNextSteps(&buf, info, "flotilla"); err != nil {
 		t.Fatal(err)
 	}
-	if out := buf.String(); strings.Contains(out, "stop-cluster") || !strings.Contains(out, "its folder /tmp/d is kept") {
+	if out := buf.String(); strings.Contains(out, "stop-cluster") || !strings.Contains(out, "its folder /tmp/d is kept") || strings.Contains(out, "factory-a runs in pull mode") {
 		t.Errorf("without a control socket, or with --dir:\n%s", out)
 	}
 }

@@ -147,6 +147,9 @@ func (d *Demo) WaitSynced(ctx context.Context) (*FleetState, error) {
 		if err := d.controllerExited(); err != nil {
 			return last, fmt.Errorf("the controller stopped: %w (its log: %s)", err, d.layout.ControllerLog())
 		}
+		if err := d.agentExited(); err != nil {
+			return last, err
+		}
 		state, err := d.State(ctx)
 		lastErr = err
 		if err == nil {

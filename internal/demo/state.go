@@ -75,7 +75,8 @@ func (s *FleetState) Synced() bool { return len(s.Problems()) == 0 }
 //     a revision that renders what a cluster already runs counts as
 //     applied there) and is Ready (applied and healthy) for its current
 //     generation;
-//   - every member cluster reached by the hub (push mode) is Reachable.
+//   - every member cluster is Reachable: the hub reaches it (push mode), or
+//     its agent's heartbeat is recent (pull mode).
 //
 // Apps that placement keeps off a cluster (for example because of a taint)
 // have no ClusterSync there and do not count.
@@ -98,9 +99,6 @@ func (s *FleetState) Problems() []string {
 	}
 	for i := range s.Clusters {
 		c := &s.Clusters[i]
-		if c.Spec.Access.Mode == flotillav1.AccessPull {
-			continue
-		}
 		if cond := apimeta.FindStatusCondition(c.Status.Conditions, flotillav1.ReachableCondition); cond == nil || cond.Status != metav1.ConditionTrue {
 			out = append(out, fmt.Sprintf("cluster %s is not reachable: %s", c.Name, conditionText(cond)))
 		}

@@ -147,11 +147,18 @@ func TestProblems(t *testing.T) {
 			want: []string{"cluster a is not reachable", "no status yet"},
 		},
 		{
-			name: "a pull-mode cluster is not probed by the hub",
+			name: "a pull-mode cluster whose agent reports",
 			change: func(s *FleetState) {
 				s.Clusters[0].Spec.Access.Mode = flotillav1.AccessPull
-				s.Clusters[0].Status.Conditions = nil
 			},
+		},
+		{
+			name: "a pull-mode cluster whose agent has not reported yet",
+			change: func(s *FleetState) {
+				s.Clusters[0].Spec.Access.Mode = flotillav1.AccessPull
+				s.Clusters[0].Status.Conditions = []metav1.Condition{cond(flotillav1.ReachableCondition, metav1.ConditionFalse, flotillav1.ReasonClusterUnreachable, "never seen: no heartbeat from the agent yet", 1)}
+			},
+			want: []string{"cluster a is not reachable", "no heartbeat from the agent"},
 		},
 	}
 	for _, tt := range tests {

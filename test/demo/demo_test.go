@@ -213,6 +213,24 @@ func TestDemoQuickstart(t *testing.T) {
 	if f := strings.Fields(lineWith(out, "adc-inference.factory-dresden")); len(f) < 5 || f[3] != "True" || f[4] != "True" {
 		t.Fatalf("kubectl get clustersyncs: dresden's row is not Ready and Healthy: %q\n%s", f, out)
 	}
+	// Step: Monterrey runs in pull mode: the hub holds no credential for
+	// it, its agent (a process of its own) registered and reports.
+	out = u.run(0, "kubectl", "get", "fclusters", "-n", namespace)
+	for site, mode := range map[string]string{"factory-monterrey": "Pull", "factory-dresden": "Push"} {
+		if f := strings.Fields(lineWith(out, site)); len(f) < 3 || f[1] != mode || f[2] != "True" {
+			t.Fatalf("kubectl get fclusters: %s must show MODE %s, REACHABLE True:\n%s", site, mode, out)
+		}
+	}
+	if out := u.run(0, "kubectl", "get", "secrets", "-n", namespace); strings.Contains(out, "factory-monterrey") || !strings.Contains(out, "factory-dresden-kubeconfig") {
+		t.Fatalf("the hub must hold a kubeconfig Secret for every push site and none for factory-monterrey:\n%s", out)
+	}
+	out = u.run(0, "kubectl", "get", "fregs", "-n", namespace)
+	if f := strings.Fields(lineWith(out, "factory-monterrey-")); len(f) < 4 || f[1] != "factory-monterrey" || f[2] != "True" || f[3] != "True" {
+		t.Fatalf("kubectl get fregs: factory-monterrey's registration must be approved and issued:\n%s", out)
+	}
+	if agents := processesUsing(filepath.Join(sh.demoDir, "clusters", "factory-monterrey", "bootstrap.kubeconfig")); len(agents) != 1 || !strings.Contains(agents[0], " agent ") {
+		t.Fatalf("want one flotilla agent process for factory-monterrey, got %q", agents)
+	}
 	out = u.run(0, "kubectl", "--context", "factory-dresden", "-n", "adc", "get", "configmap", "adc-inference-model", "-o", "jsonpath={.data.MODEL_VERSION}")
 	if out != "v4.1.3" {
 		t.Fatalf("factory-dresden runs model %q, want v4.1.3", out)

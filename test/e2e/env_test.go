@@ -47,6 +47,9 @@ type fleetEnv struct {
 type memberSpec struct {
 	name  string
 	nodes []testenv.NodeSpec
+	// pull marks a cluster declared with access mode Pull: the hub gets no
+	// kubeconfig Secret for it.
+	pull bool
 }
 
 func newFleetEnv(t *testing.T, seed string, members ...memberSpec) *fleetEnv {
@@ -79,8 +82,10 @@ func newFleetEnvWith(t *testing.T, seed string, customize func(*fleetEnv, *floti
 		t.Fatal(err)
 	}
 	e := &fleetEnv{t: t, scheme: scheme, hub: clusters[0], members: map[string]*testenv.Cluster{}}
-	for _, c := range clusters[1:] {
+	pull := map[string]bool{}
+	for i, c := range clusters[1:] {
 		e.members[c.Name()] = c
+		pull[c.Name()] = members[i].pull
 	}
 	e.hubCl, err = e.hub.NewClient(scheme)
 	if err != nil {
@@ -97,6 +102,9 @@ func newFleetEnvWith(t *testing.T, seed string, customize func(*fleetEnv, *floti
 		Data:       map[string][]byte{"username": []byte(git.Username()), "password": []byte(git.Password())},
 	})
 	for name, c := range e.members {
+		if pull[name] {
+			continue
+		}
 		e.create(ctx, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: name + "-kubeconfig", Namespace: fleetNamespace},
 			Data:       map[string][]byte{"value": c.Kubeconfig()},
