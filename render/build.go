@@ -52,6 +52,9 @@ type buildKey struct {
 	base      string
 	overlays  string // overlay paths joined by "\n"
 	namespace string
+	// namespaceDefault sets namespace only where an object has none
+	// (spec.namespaceMode: Default) instead of forcing it.
+	namespaceDefault bool
 	// vars is, for a variant build, the digest of the cluster's name and
 	// the values of the variables the inputs reference.
 	vars string
@@ -86,17 +89,66 @@ type builtObject struct {
 }
 
 // synthetic returns the in-memory Kustomization of a build key, with paths
-// relative to the virtual folder under the root.
+// relative to the virtual folder under the root. A forced namespace is
+// kustomize's namespace field; a default namespace is kustomize's builtin
+// NamespaceTransformer with unsetOnly, inline, which sets only the
+// namespace fields that are empty (so a Namespace object keeps its name).
 func synthetic(k buildKey) ([]byte, error) {
 	kust := types.Kustomization{
 		TypeMeta:  types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
-		Namespace: k.namespace,
 		Resources: []string{"../" + k.base},
 	}
 	for _, o := range k.overlayPaths() {
 		kust.Components = append(kust.Components, "../"+o)
 	}
+	switch {
+	case k.namespace == "":
+	case k.namespaceDefault:
+		t, err := defaultNamespaceTransformer(k.namespace)
+		if err != nil {
+			return nil, err
+		}
+		kust.Transformers = []string{t}
+	default:
+		kust.Namespace = k.namespace
+	}
 	return yaml.Marshal(kust)
+}
+
+// defaultNamespaceTransformer is the inline configuration of kustomize's
+// builtin NamespaceTransformer that sets ns only where a namespace field is
+// empty. Its field specs are those kustomize's namespace field uses (it
+// keeps them internal) but the name of Namespace objects, which is never
+// empty; metadata.namespace of namespaced kinds and the subjects of role
+// bindings named "default" are handled by the transformer itself.
+func defaultNamespaceTransformer(ns string) (string, error) {
+	type fieldSpec struct {
+		Group  string `json:"group,omitempty"`
+		Kind   string `json:"kind,omitempty"`
+		Path   string `json:"path"`
+		Create bool   `json:"create,omitempty"`
+	}
+	cfg := struct {
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Metadata   map[string]string `json:"metadata"`
+		UnsetOnly  bool              `json:"unsetOnly"`
+		FieldSpecs []fieldSpec       `json:"fieldSpecs"`
+	}{
+		APIVersion: "builtin",
+		Kind:       "NamespaceTransformer",
+		Metadata:   map[string]string{"name": "flotilla-default-namespace", "namespace": ns},
+		UnsetOnly:  true,
+		FieldSpecs: []fieldSpec{
+			{Group: "apiregistration.k8s.io", Kind: "APIService", Path: "spec/service/namespace", Create: true},
+			{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition", Path: "spec/conversion/webhook/clientConfig/service/namespace"},
+		},
+	}
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		return "", fmt.Errorf("encoding the default namespace transformer: %w", err)
+	}
+	return string(b), nil
 }
 
 // kustomizeOptions are the krusty options of every build: the kustomize

@@ -35,11 +35,13 @@ func init() {
 
 // workerRequest asks a worker for one kustomize build.
 type workerRequest struct {
-	Root      string        `json:"root"`
-	Base      string        `json:"base"`
-	Overlays  string        `json:"overlays"`
-	Namespace string        `json:"namespace"`
-	Options   workerOptions `json:"options"`
+	Root      string `json:"root"`
+	Base      string `json:"base"`
+	Overlays  string `json:"overlays"`
+	Namespace string `json:"namespace"`
+	// NamespaceDefault is buildKey.namespaceDefault.
+	NamespaceDefault bool          `json:"namespaceDefault,omitempty"`
+	Options          workerOptions `json:"options"`
 	// Variant is set for a variant build (see Renderer.build): the
 	// cluster's values are substituted in every file the build reads.
 	Variant *workerVariant `json:"variant,omitempty"`
@@ -330,7 +332,7 @@ func serveOne(req workerRequest) *workerResponse {
 			v.vars = map[string]string{}
 		}
 	}
-	out, err := r.build(context.Background(), req.Root, buildKey{base: req.Base, overlays: req.Overlays, namespace: req.Namespace}, v)
+	out, err := r.build(context.Background(), req.Root, buildKey{base: req.Base, overlays: req.Overlays, namespace: req.Namespace, namespaceDefault: req.NamespaceDefault}, v)
 	if err != nil {
 		return &workerResponse{Transient: err.Error()}
 	}
@@ -459,7 +461,7 @@ func (r *Renderer) buildIsolated(ctx context.Context, root string, key buildKey,
 		r.counters.buildNanos.Add(int64(time.Since(start)))
 	}()
 	o := r.opts
-	req := workerRequest{Root: root, Base: key.base, Overlays: key.overlays, Namespace: key.namespace, Options: workerOptions{
+	req := workerRequest{Root: root, Base: key.base, Overlays: key.overlays, Namespace: key.namespace, NamespaceDefault: key.namespaceDefault, Options: workerOptions{
 		MaxFileSize: o.MaxFileSize, MaxOutputSize: o.MaxOutputSize, MaxFileReads: o.MaxFileReads, MaxTotalRead: o.MaxTotalRead,
 		MaxNestingDepth: o.MaxNestingDepth, MaxObjects: o.MaxObjects, MaxWorkerMemory: o.MaxWorkerMemory,
 		AllowRemoteBases: o.AllowRemoteBases}}

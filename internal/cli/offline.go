@@ -34,7 +34,7 @@ func usageErrorf(format string, args ...any) error {
 // loadFleet runs the offline pipeline on the fleet repository at repo. An
 // unreadable repository is a usage error.
 func loadFleet(cmd *cobra.Command, repo string, r *render.Renderer) (*pipeline.Output, error) {
-	out, err := pipeline.Run(cmd.Context(), repo, r, pipeline.WithLimits(limitsFromFlags(cmd)))
+	out, err := pipeline.Run(cmd.Context(), repo, r, pipeline.WithLimits(limitsFromFlags(cmd)), pipeline.CheckNamespaces())
 	if errors.Is(err, pipeline.ErrUnreadable) {
 		return nil, &ExitError{Code: exitUsage, Err: fmt.Errorf("%w; pass --repo with the folder that holds clusters/ and apps/", err)}
 	}
