@@ -89,3 +89,93 @@ func TestValidateWarnsWhenTheNamespaceIsForcedOnObjects(t *testing.T) {
 	}
 	wantInOrder(t, out, filepath.ToSlash("apps/infra/app.yaml:"), `spec.namespaceMode: "Sometimes" is not a namespace mode; use Force`)
 }
+
+// renderedObjects parses a multi-document render output.
+func renderedObjects(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var objs []map[string]any
+	for _, doc := range strings.Split(out, "---\n") {
+		if strings.TrimSpace(doc) == "" {
+			continue
+		}
+		var o map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+			t.Fatalf("%v in:\n%s", err, doc)
+		}
+		objs = append(objs, o)
+	}
+	return objs
+}
+
+// render prints what the cluster receives: a cluster-scoped custom kind
+// (its CRD comes with another app) has no namespace, and every object
+// carries the owner labels apply sets.
+func TestRenderPrintsWhatTheClusterReceives(t *testing.T) {
+	repo := copyTree(t, exampleFleet)
+	writeFiles(t, repo, map[string]string{
+		"apps/cert-manager/app.yaml":                oneAppOnCentral("cert-manager", ""),
+		"apps/cert-manager/base/kustomization.yaml": "resources: [crd.yaml]\n",
+		"apps/cert-manager/base/crd.yaml": `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: clusterissuers.cert-manager.io
+spec:
+  group: cert-manager.io
+  scope: Cluster
+  names: {kind: ClusterIssuer, plural: clusterissuers}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+`,
+		"apps/issuers/app.yaml":                oneAppOnCentral("issuers", ""),
+		"apps/issuers/base/kustomization.yaml": "resources: [issuer.yaml]\n",
+		"apps/issuers/base/issuer.yaml": `apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata:
+  name: letsencrypt
+spec:
+  acme: {}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  a: b
+`,
+	})
+	code, out, errOut := runCLI(t, "render", "--repo", repo, "--cluster", "central", "--app", "issuers", "--repository", "fleet/factories")
+	if code != 0 {
+		t.Fatalf("exit code %d; stderr:\n%s", code, errOut)
+	}
+	objs := renderedObjects(t, out)
+	if len(objs) != 2 {
+		t.Fatalf("%d objects, want 2:\n%s", len(objs), out)
+	}
+	wantLabels := map[string]string{
+		"app.kubernetes.io/managed-by": "flotilla", "flotilla.dev/app": "issuers",
+		"flotilla.dev/repository": "factories", "flotilla.dev/repository-namespace": "fleet",
+	}
+	for _, o := range objs {
+		md := o["metadata"].(map[string]any)
+		labels, _ := md["labels"].(map[string]any)
+		for k, v := range wantLabels {
+			if labels[k] != v {
+				t.Errorf("%s/%s: label %s=%v, want %s", o["kind"], md["name"], k, labels[k], v)
+			}
+		}
+		ns, _ := md["namespace"].(string)
+		switch o["kind"] {
+		case "ClusterIssuer":
+			if ns != "" {
+				t.Errorf("the ClusterIssuer has namespace %q; a cluster-scoped object has none", ns)
+			}
+		case "ConfigMap":
+			if ns != "issuers" {
+				t.Errorf("the ConfigMap has namespace %q, want issuers", ns)
+			}
+		}
+	}
+}
