@@ -164,9 +164,15 @@ type Result struct {
 	// PruneSkipped lists stale objects left in place because they no
 	// longer carry this app's owner labels.
 	PruneSkipped []string
-	// Released lists the stale adopted objects given back: left in place
-	// without Flotilla's labels and field ownership.
+	// Released lists the stale adopted objects, and those annotated
+	// flotilla.dev/prune: disabled, given back: left in place without
+	// Flotilla's labels and field ownership.
 	Released []string
+	// NamespacesKept lists, as "Namespace/<name>: why", the Namespace
+	// objects the app stopped rendering that were released instead of
+	// deleted because they hold objects Flotilla did not apply for the
+	// app (deleting them would delete those). They are also in Released.
+	NamespacesKept []string
 	// Health is the readiness of the applied objects; nil unless Request.Wait.
 	Health *Health
 	// Applied is set when every object was applied: pass it as the next
