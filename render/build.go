@@ -88,18 +88,17 @@ type builtObject struct {
 	src []byte
 }
 
-// synthetic returns the in-memory Kustomization of a build key, with paths
-// relative to the virtual folder under the root. A forced namespace is
+// synthetic returns the in-memory Kustomization of a build key and its
+// composition (see compose), with paths relative to the virtual folder
+// under the root. A forced namespace is
 // kustomize's namespace field; a default namespace is kustomize's builtin
 // NamespaceTransformer with unsetOnly, inline, which sets only the
 // namespace fields that are empty (so a Namespace object keeps its name).
-func synthetic(k buildKey) ([]byte, error) {
+func synthetic(k buildKey, c composition) ([]byte, error) {
 	kust := types.Kustomization{
-		TypeMeta:  types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
-		Resources: []string{"../" + k.base},
-	}
-	for _, o := range k.overlayPaths() {
-		kust.Components = append(kust.Components, "../"+o)
+		TypeMeta:   types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
+		Resources:  c.resources,
+		Components: c.components,
 	}
 	switch {
 	case k.namespace == "":
@@ -188,6 +187,8 @@ type buildOutcome struct {
 	// err is a failure that another build of the same key on the same,
 	// unchanged root would repeat.
 	err error
+	// warnings are the deprecated fields the build's files use.
+	warnings []Warning
 }
 
 // variantInput is what a variant build substitutes in its inputs.
@@ -208,18 +209,13 @@ func (r *Renderer) build(ctx context.Context, root string, key buildKey, v *vari
 		r.counters.buildNanos.Add(int64(time.Since(start)))
 	}()
 
-	synth, err := synthetic(key)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the in-memory kustomization: %w", err)
-	}
 	rec := newRecorder()
 	fs := &confinedFS{
-		ctx:       ctx,
-		opts:      &r.opts,
-		root:      root,
-		virt:      filepath.Join(root, virtualDirName),
-		synthetic: synth,
-		rec:       rec,
+		ctx:  ctx,
+		opts: &r.opts,
+		root: root,
+		virt: filepath.Join(root, virtualDirName),
+		rec:  rec,
 	}
 	if r.opts.AllowRemoteBases {
 		prefix, err := remoteClonePrefix()
@@ -228,6 +224,22 @@ func (r *Renderer) build(ctx context.Context, root string, key buildKey, v *vari
 		}
 		fs.allow = []string{prefix}
 	}
+	comp, compErr := compose(fs, key)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if v := rec.firstViolation(); v != nil || compErr != nil {
+		out := &buildOutcome{probes: rec.probes, uncacheable: rec.uncacheable, err: compErr}
+		if v != nil {
+			out.err = v
+		}
+		return out, nil
+	}
+	synth, err := synthetic(key, comp)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the in-memory kustomization: %w", err)
+	}
+	fs.synthetic = synth
 	r.seedEdges(fs, key)
 	in := &inputFS{confinedFS: fs}
 	if v != nil {
@@ -238,7 +250,7 @@ func (r *Renderer) build(ctx context.Context, root string, key buildKey, v *vari
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	out := &buildOutcome{probes: rec.probes, uncacheable: rec.uncacheable}
+	out := &buildOutcome{probes: rec.probes, uncacheable: rec.uncacheable, warnings: rec.warnings}
 	switch v := rec.firstViolation(); {
 	case v != nil:
 		// Refused even if kustomize tolerated it (for example a link

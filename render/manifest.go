@@ -38,6 +38,19 @@ type Manifest struct {
 	// Variables are the variables the build references (names without
 	// "${" and "}"), in order of first use.
 	Variables []string
+	// Warnings are the deprecated kustomization fields the build's files
+	// use, by file. kustomize prints them on the process's stderr without
+	// a file name; render attributes them instead.
+	Warnings []Warning
+}
+
+// Warning is something a build's files do that still works but should
+// change.
+type Warning struct {
+	// File is the file concerned, relative to the repository root.
+	File string `json:"file"`
+	// Message says what to change.
+	Message string `json:"message"`
 }
 
 // Result is the outcome of one target of RenderAll.
@@ -136,6 +149,7 @@ func (r *Renderer) finish(e *entry, t placement.Target) (*Manifest, error) {
 		YAML:      out,
 		Digest:    Digest(out),
 		Variables: slices.Clone(e.variables),
+		Warnings:  slices.Clone(e.warnings),
 	}, nil
 }
 

@@ -82,6 +82,7 @@ type workerResponse struct {
 	Probes        []workerProbe `json:"probes,omitempty"`
 	Uncacheable   bool          `json:"uncacheable,omitempty"`
 	RootDependent bool          `json:"rootDependent,omitempty"`
+	Warnings      []Warning     `json:"warnings,omitempty"`
 	Err           *workerError  `json:"err,omitempty"`
 	// Transient is set when the build did not run to its end for a
 	// reason that another run may not repeat.
@@ -336,7 +337,7 @@ func serveOne(req workerRequest) *workerResponse {
 	if err != nil {
 		return &workerResponse{Transient: err.Error()}
 	}
-	resp := &workerResponse{Size: out.size, Uncacheable: out.uncacheable, RootDependent: out.rootDependent, Variables: out.variables}
+	resp := &workerResponse{Size: out.size, Uncacheable: out.uncacheable, RootDependent: out.rootDependent, Variables: out.variables, Warnings: out.warnings}
 	if v == nil {
 		resp.Inputs = encodePlan(out.inputs)
 	}
@@ -560,7 +561,7 @@ func describeKey(key buildKey) string {
 // outcomeFromWorker rebuilds a build's outcome from a worker's response.
 func outcomeFromWorker(resp *workerResponse) (*buildOutcome, error) {
 	out := &buildOutcome{size: resp.Size, uncacheable: resp.Uncacheable, rootDependent: resp.RootDependent,
-		variables: resp.Variables, inputs: resp.Inputs.decode()}
+		variables: resp.Variables, inputs: resp.Inputs.decode(), warnings: resp.Warnings}
 	for _, p := range resp.Probes {
 		out.probes = append(out.probes, probe{op: p.Op, path: p.Path, fp: p.FP})
 	}

@@ -179,3 +179,52 @@ data:
 		}
 	}
 }
+
+// A per-cluster overlay written as a Fleet/Flux/Argo CD user has it (a
+// Kustomization with resources: [../../base] and patchesStrategicMerge)
+// renders, and kustomize's deprecation of patchesStrategicMerge is one
+// validate warning on the overlay's file, not a line on stderr.
+func TestValidateAcceptsAKustomizationOverlayAndWarnsOnceAboutDeprecations(t *testing.T) {
+	repo := copyTree(t, exampleFleet)
+	writeFiles(t, repo, map[string]string{
+		"apps/infra/app.yaml": strings.Replace(oneAppOnCentral("infra", `  overlays:
+    - name: shared
+      clusterNames: [central, factory-austin]
+`), "clusterNames: [central]", "clusterNames: [central, factory-austin]", 1),
+		"apps/infra/base/kustomization.yaml": "resources: [cm.yaml]\ncommonLabels: {team: infra}\n",
+		"apps/infra/base/cm.yaml":            testConfigMap,
+		"apps/infra/overlays/shared/kustomization.yaml": `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources: [../../base]
+patchesStrategicMerge: [patch.yaml]
+`,
+		"apps/infra/overlays/shared/patch.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: patched\n",
+	})
+	code, out, errOut := runCLI(t, "validate", "--repo", repo)
+	if code != 0 {
+		t.Fatalf("exit code %d; stdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	// Both clusters render the app, so both builds read the files.
+	if c, o, e := runCLI(t, "render", "--repo", repo, "--cluster", "factory-austin", "--app", "infra"); c != 0 || !strings.Contains(o, "patched") {
+		t.Fatalf("render on factory-austin: exit code %d; stdout:\n%s\nstderr:\n%s", c, o, e)
+	}
+	for _, w := range []string{
+		"apps/infra/base/kustomization.yaml: warning: commonLabels is deprecated by kustomize: use labels instead",
+		"apps/infra/overlays/shared/kustomization.yaml: warning: patchesStrategicMerge is deprecated by kustomize: use patches instead",
+	} {
+		if n := strings.Count(out, w); n != 1 {
+			t.Errorf("%q appears %d times, want once; stdout:\n%s", w, n, out)
+		}
+	}
+	if strings.Contains(errOut, "# Warning") {
+		t.Errorf("kustomize's own warning reached stderr:\n%s", errOut)
+	}
+	code, out, errOut = runCLI(t, "render", "--repo", repo, "--cluster", "central", "--app", "infra")
+	if code != 0 {
+		t.Fatalf("render: exit code %d; stderr:\n%s", code, errOut)
+	}
+	objs := renderedObjects(t, out)
+	if len(objs) != 1 || objs[0]["data"].(map[string]any)["a"] != "patched" {
+		t.Errorf("the overlay's patch was not applied:\n%s", out)
+	}
+}

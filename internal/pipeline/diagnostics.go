@@ -69,3 +69,24 @@ func clusterList(names []string) string {
 	}
 	return fmt.Sprintf("clusters %s and %d more", strings.Join(names[:maxClustersNamed], ", "), len(names)-maxClustersNamed)
 }
+
+// buildWarnings turns the warnings of the renders (deprecated kustomize
+// fields) into warning diagnostics on the files concerned, once per file
+// and message whatever the number of targets that read the file.
+func buildWarnings(results []render.Result) []fleet.Diagnostic {
+	seen := map[render.Warning]bool{}
+	var diags []fleet.Diagnostic
+	for _, res := range results {
+		if res.Manifest == nil {
+			continue
+		}
+		for _, w := range res.Manifest.Warnings {
+			if seen[w] {
+				continue
+			}
+			seen[w] = true
+			diags = append(diags, fleet.Diagnostic{File: w.File, Severity: fleet.SeverityWarning, Message: w.Message})
+		}
+	}
+	return diags
+}
