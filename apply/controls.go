@@ -86,6 +86,9 @@ func applyControls(ctx context.Context, cl ClusterClient, objects []*unstructure
 	var g errgroup.Group
 	g.SetLimit(concurrency)
 	for i, obj := range objects {
+		if err := CheckControls(obj); err != nil {
+			return nil, &ValidationError{Field: "Objects", Message: fmt.Sprintf("%s: %v", utils.FmtUnstructured(obj), err)}
+		}
 		c, err := controlsOf(obj)
 		if err != nil {
 			return nil, &ValidationError{Field: "Objects", Message: fmt.Sprintf("%s: %v", utils.FmtUnstructured(obj), err)}
@@ -209,4 +212,20 @@ func lookupParent(obj map[string]any, segs []string) (map[string]any, bool) {
 	}
 	m, ok := cur.(map[string]any)
 	return m, ok
+}
+
+// CheckControls reports whether the per-object control annotations of obj
+// (flotilla.dev/create-only, flotilla.dev/ignore-fields,
+// flotilla.dev/prune) are well formed, so that a malformed one can be
+// reported before a sync, for example by `flotilla validate`.
+func CheckControls(obj *unstructured.Unstructured) error {
+	if _, err := controlsOf(obj); err != nil {
+		return err
+	}
+	switch v, ok := obj.GetAnnotations()[flotillav1.AnnotationPrune]; {
+	case !ok, v == flotillav1.PruneDisabled, v == "enabled":
+	default:
+		return fmt.Errorf("annotation %s: %q is not %q; remove the annotation to let Flotilla prune the object", flotillav1.AnnotationPrune, v, flotillav1.PruneDisabled)
+	}
+	return nil
 }

@@ -240,6 +240,7 @@ func TestControlAnnotationErrors(t *testing.T) {
 		{`flotilla.dev/ignore-fields: spec.replicas`, `ConfigMap/` + ns + `/bad: annotation flotilla.dev/ignore-fields: "spec.replicas" is not a JSON pointer to a field; write it as /spec/replicas`},
 		{`flotilla.dev/ignore-fields: /metadata/labels`, `Flotilla always sets metadata`},
 		{`flotilla.dev/create-only: "yes"`, `annotation flotilla.dev/create-only: "yes" is not "true" or "false"`},
+		{`flotilla.dev/prune: "false"`, `annotation flotilla.dev/prune: "false" is not "disabled"`},
 	} {
 		req := baseRequest(ns, readObjects(t, ns, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\n  annotations:\n    "+tc.ann+"\ndata: {a: b}\n"))
 		_, err := Sync(ctx, member, req)

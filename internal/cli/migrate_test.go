@@ -228,3 +228,20 @@ patchesStrategicMerge: [patch.yaml]
 		t.Errorf("the overlay's patch was not applied:\n%s", out)
 	}
 }
+
+// A malformed per-object control annotation is a validate error on the
+// app's file naming the object, the annotation and the fix, not a failure
+// discovered at sync time.
+func TestValidateReportsMalformedControlAnnotations(t *testing.T) {
+	repo := copyTree(t, exampleFleet)
+	writeFiles(t, repo, map[string]string{
+		"apps/infra/app.yaml":                oneAppOnCentral("infra", ""),
+		"apps/infra/base/kustomization.yaml": "resources: [cm.yaml]\n",
+		"apps/infra/base/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  annotations:\n    flotilla.dev/ignore-fields: spec.replicas\ndata:\n  a: b\n",
+	})
+	code, out, _ := runCLI(t, "validate", "--repo", repo)
+	if code != 1 {
+		t.Fatalf("exit code %d, want 1; stdout:\n%s", code, out)
+	}
+	wantInOrder(t, out, "apps/infra/app.yaml: app infra renders ConfigMap cm: annotation flotilla.dev/ignore-fields: \"spec.replicas\" is not a JSON pointer to a field; write it as /spec/replicas")
+}

@@ -110,6 +110,7 @@ func Run(ctx context.Context, root string, r *render.Renderer, opts ...Option) (
 	}
 	diags = append(diags, renderDiagnostics(out.Renders)...)
 	diags = append(diags, buildWarnings(out.Renders)...)
+	diags = append(diags, controlDiagnostics(f, out.Renders)...)
 	diags = append(diags, objectConflicts(f, out.Renders)...)
 	if o.namespaces {
 		diags = append(diags, namespaceDiagnostics(ctx, f, r, out.Renders)...)
