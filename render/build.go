@@ -391,6 +391,12 @@ func explainBuildError(err error, rec *recorder, root string) error {
 		}
 		return &reason{kind: ErrKustomizationCycle, msg: newBuildError(err, root).msg, cause: err}
 	}
+	if strings.Contains(err.Error(), "namespace transformation produces ID conflict") {
+		// Two objects (typically two Namespace objects, both renamed)
+		// become one once the namespace is forced.
+		return &reason{kind: ErrBuild, cause: err, msg: newBuildError(err, root).msg +
+			": forcing the app's spec.namespace on every object makes two of them the same (two Namespace objects are both renamed to it, or objects of the same name in different namespaces): set spec.namespaceMode: Default in the app's app.yaml to keep the namespaces objects set"}
+	}
 	if types.IsErrOnlyBuiltinPluginsAllowed(err) || strings.Contains(err.Error(), "external plugins disabled") {
 		// A plugin configuration reached through a folder: the scan of the
 		// kustomization files cannot see it, kustomize refuses it.

@@ -2,6 +2,7 @@ package render
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -49,4 +50,19 @@ func TestRenderNamespaceDefault(t *testing.T) {
 		t.Errorf("RoleBinding subject named default has namespace %q, want cert-manager", subject)
 	}
 
+}
+
+// Forcing the namespace on a base with two Namespace objects makes them one
+// object: the error says so and names spec.namespaceMode: Default.
+func TestRenderExplainsANamespaceConflictOfForce(t *testing.T) {
+	root, err := filepath.Abs("testdata/namespaces")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, msg := renderErr(t, New(Options{}), root, placement.Target{App: "infra", Cluster: "c1", Base: "base", Namespace: "web"}, ErrBuild)
+	for _, want := range []string{"namespace transformation produces ID conflict", "two Namespace objects are both renamed to it", "set spec.namespaceMode: Default"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not say %q", msg, want)
+		}
+	}
 }
