@@ -28,8 +28,10 @@ type Manifest struct {
 	// Manifest owns its objects: changing them does not affect the cache
 	// or other manifests.
 	Objects []*unstructured.Unstructured
-	// YAML is the exact multi-document YAML the cluster receives: the
-	// objects in kustomize's output order (the kustomize CLI's default,
+	// YAML is the exact multi-document YAML of the build, before
+	// apply.Prepare adds the owner labels and fixes the namespace of
+	// cluster-scoped custom kinds (`flotilla render` prints the prepared
+	// objects): the objects in kustomize's output order (the kustomize CLI's default,
 	// "legacy" kind order), each printed as kustomize prints it (keys
 	// sorted), separated by "---\n".
 	YAML []byte
