@@ -86,10 +86,7 @@ func applyControls(ctx context.Context, cl ClusterClient, objects []*unstructure
 	var g errgroup.Group
 	g.SetLimit(concurrency)
 	for i, obj := range objects {
-		if err := CheckControls(obj); err != nil {
-			return nil, &ValidationError{Field: "Objects", Message: fmt.Sprintf("%s: %v", utils.FmtUnstructured(obj), err)}
-		}
-		c, err := controlsOf(obj)
+		c, err := controlsOf(obj) // Request.validate checked them
 		if err != nil {
 			return nil, &ValidationError{Field: "Objects", Message: fmt.Sprintf("%s: %v", utils.FmtUnstructured(obj), err)}
 		}

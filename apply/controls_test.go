@@ -237,7 +237,7 @@ func TestControlAnnotationErrors(t *testing.T) {
 	ctx := testCtx(t)
 	ns := uniqueName("badctl")
 	for _, tc := range []struct{ ann, want string }{
-		{`flotilla.dev/ignore-fields: spec.replicas`, `ConfigMap/` + ns + `/bad: annotation flotilla.dev/ignore-fields: "spec.replicas" is not a JSON pointer to a field; write it as /spec/replicas`},
+		{`flotilla.dev/ignore-fields: spec.replicas`, `Objects[0]: ConfigMap/bad: annotation flotilla.dev/ignore-fields: "spec.replicas" is not a JSON pointer to a field; write it as /spec/replicas`},
 		{`flotilla.dev/ignore-fields: /metadata/labels`, `Flotilla always sets metadata`},
 		{`flotilla.dev/create-only: "yes"`, `annotation flotilla.dev/create-only: "yes" is not "true" or "false"`},
 		{`flotilla.dev/prune: "false"`, `annotation flotilla.dev/prune: "false" is not "disabled"`},
@@ -250,6 +250,9 @@ func TestControlAnnotationErrors(t *testing.T) {
 		}
 		if getObject(t, "v1", "ConfigMap", ns, "bad") != nil {
 			t.Errorf("%s: the object was applied", tc.ann)
+		}
+		if getObject(t, "v1", "Namespace", "", ns) != nil {
+			t.Errorf("%s: the target namespace was created: nothing may reach the cluster", tc.ann)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/fluxcd/pkg/ssa"
+	"github.com/fluxcd/pkg/ssa/utils"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -139,6 +140,9 @@ func (r *Request) validate() error {
 	for i, o := range r.Objects {
 		if o == nil || o.GetAPIVersion() == "" || o.GetKind() == "" || o.GetName() == "" {
 			return &ValidationError{Field: fmt.Sprintf("Objects[%d]", i), Message: "needs apiVersion, kind and metadata.name"}
+		}
+		if err := CheckControls(o); err != nil {
+			return &ValidationError{Field: fmt.Sprintf("Objects[%d]", i), Message: fmt.Sprintf("%s: %v", utils.FmtUnstructured(o), err)}
 		}
 	}
 	if r.Prune && len(r.Objects) == 0 && len(r.PreviousInventory) > 0 && !r.AllowEmpty {
