@@ -16,7 +16,9 @@ import (
 // dry-run apply and returns, sorted, the objects (as Kind/namespace/name)
 // that are missing or whose fields managed by Flotilla differ. Fields owned
 // by other managers (labels added by hand, replicas set by an autoscaler
-// that Flotilla does not set) are not drift. Drift changes nothing; only
+// that Flotilla does not set) are not drift, nor are the fields an object
+// lists in flotilla.dev/ignore-fields, nor a flotilla.dev/create-only
+// object that exists. Drift changes nothing; only
 // Objects, App, Repository, Namespace, Namespaces, ApplyTimeout and
 // Concurrency of req are used. A missing target namespace is forgotten by
 // req.Namespaces.
@@ -72,12 +74,21 @@ func drift(ctx context.Context, cl ClusterClient, req *Request) (drifted, all []
 			return all, all, nil
 		}
 	}
+	// A create-only object that exists is never drift; a field another
+	// controller owns is compared with its own live value.
+	leave, err := applyControls(ctx, cl, all, req.concurrency())
+	if err != nil {
+		return nil, nil, err
+	}
 	crdKinds := crdScopesOf(all)
 	rm := newManager(cl, req.concurrency())
 	isDrifted := make([]bool, len(all))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(req.concurrency())
 	for i, obj := range all {
+		if leave[i] {
+			continue
+		}
 		g.Go(func() error {
 			entry, _, _, err := rm.Diff(gctx, obj.DeepCopy(), ssa.DefaultDiffOptions())
 			if _, defined := crdKinds[obj.GroupVersionKind().GroupKind()]; defined && meta.IsNoMatchError(err) {

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -12,25 +13,48 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// prepare copies the request's objects, sets the owner labels on the copies,
-// drops the flotilla.dev/adopt annotation from them and fixes their namespace: cluster-scoped objects lose a namespace set by
-// mistake, namespaced objects without one get req.Namespace. The scope comes
-// from the cluster's REST mapper, or from a CRD in the same object set for
-// kinds the cluster does not know yet.
-func prepare(cl ClusterClient, req *Request) ([]*unstructured.Unstructured, error) {
-	labels := OwnerLabels(req.App, req.Repository)
-	crdScopes := crdScopesOf(req.Objects)
-	out := make([]*unstructured.Unstructured, 0, len(req.Objects))
-	for _, src := range req.Objects {
+// ScopeFunc tells whether objects of a kind are namespaced; known is false
+// when it cannot tell. Prepare uses it to drop a namespace set on a
+// cluster-scoped object.
+type ScopeFunc func(gvk schema.GroupVersionKind) (namespaced, known bool, err error)
+
+// PrepareOptions say how Prepare readies rendered objects for a cluster.
+type PrepareOptions struct {
+	// App and Repository give the owner labels.
+	App        string
+	Repository types.NamespacedName
+	// Namespace goes on namespaced objects without one.
+	Namespace string
+	// Scope tells namespaced kinds from cluster-scoped ones: the cluster's
+	// REST mapper in Sync, a list of builtin kinds offline. Kinds it does
+	// not know are looked up in the CRDs of the object set.
+	Scope ScopeFunc
+}
+
+// Prepare returns what a cluster receives for objects, the rendered
+// manifests of one app: copies with the owner labels set, Flotilla's
+// Git-only annotations (flotilla.dev/adopt) removed, and the namespace
+// fixed: cluster-scoped objects lose a namespace set by mistake (or by
+// kustomize, which takes unknown kinds for namespaced ones), namespaced
+// objects without one get opts.Namespace. Kinds that neither opts.Scope nor
+// a CRD of the set defines are left as rendered. Sync applies exactly what
+// Prepare returns with its cluster's REST mapper as Scope; `flotilla render`
+// prints it, offline. objects are not modified.
+func Prepare(objects []*unstructured.Unstructured, opts PrepareOptions) ([]*unstructured.Unstructured, error) {
+	labels := OwnerLabels(opts.App, opts.Repository)
+	crdScopes := crdScopesOf(objects)
+	out := make([]*unstructured.Unstructured, 0, len(objects))
+	for _, src := range objects {
 		obj := src.DeepCopy()
 		setLabels(obj, labels)
 		removeAdoptAnnotation(obj)
-		namespaced, known, err := isNamespaced(cl.RESTMapper(), obj.GroupVersionKind(), crdScopes)
+		namespaced, known, err := scopeOf(opts.Scope, obj.GroupVersionKind(), crdScopes)
 		if err != nil {
-			return nil, &ObjectError{Object: utils.FmtUnstructured(obj), Cluster: cl.Name(), Op: "discover API resource", Err: err}
+			return nil, &ObjectError{Object: utils.FmtUnstructured(obj), Op: "discover API resource", Err: err}
 		}
 		switch {
 		case !known:
@@ -38,28 +62,54 @@ func prepare(cl ClusterClient, req *Request) ([]*unstructured.Unstructured, erro
 		case !namespaced:
 			obj.SetNamespace("")
 		case obj.GetNamespace() == "":
-			if req.Namespace == "" {
+			if opts.Namespace == "" {
 				return nil, &ValidationError{
 					Field:   "Objects",
 					Message: fmt.Sprintf("%s is namespaced but has no metadata.namespace and the app has no target namespace; set one", utils.FmtUnstructured(obj)),
 				}
 			}
-			obj.SetNamespace(req.Namespace)
+			obj.SetNamespace(opts.Namespace)
 		}
 		out = append(out, obj)
 	}
 	return out, nil
 }
 
-// isNamespaced tells whether gvk is namespaced; known is false when neither
-// the cluster nor a CRD of the set defines the kind.
-func isNamespaced(mapper meta.RESTMapper, gvk schema.GroupVersionKind, crdScopes map[schema.GroupKind]bool) (namespaced, known bool, err error) {
-	m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err == nil {
-		return m.Scope.Name() == meta.RESTScopeNameNamespace, true, nil
+// MapperScope is the ScopeFunc of a REST mapper: a kind the mapper does not
+// know is not known.
+func MapperScope(mapper meta.RESTMapper) ScopeFunc {
+	return func(gvk schema.GroupVersionKind) (bool, bool, error) {
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		switch {
+		case err == nil:
+			return m.Scope.Name() == meta.RESTScopeNameNamespace, true, nil
+		case meta.IsNoMatchError(err):
+			return false, false, nil
+		default:
+			return false, false, err
+		}
 	}
-	if !meta.IsNoMatchError(err) {
-		return false, false, err
+}
+
+// prepare is Prepare for a request, with the cluster's REST mapper.
+func prepare(cl ClusterClient, req *Request) ([]*unstructured.Unstructured, error) {
+	out, err := Prepare(req.Objects, PrepareOptions{
+		App: req.App, Repository: req.Repository, Namespace: req.Namespace, Scope: MapperScope(cl.RESTMapper()),
+	})
+	var oe *ObjectError
+	if errors.As(err, &oe) {
+		oe.Cluster = cl.Name()
+	}
+	return out, err
+}
+
+// scopeOf asks scope, then the CRDs of the object set.
+func scopeOf(scope ScopeFunc, gvk schema.GroupVersionKind, crdScopes map[schema.GroupKind]bool) (namespaced, known bool, err error) {
+	if scope != nil {
+		namespaced, known, err = scope(gvk)
+		if err != nil || known {
+			return namespaced, known, err
+		}
 	}
 	if ns, ok := crdScopes[gvk.GroupKind()]; ok {
 		return ns, true, nil

@@ -23,6 +23,9 @@ type pruneResult struct {
 	released []string
 	// skipped exist but no longer carry our owner labels; left in place.
 	skipped []string
+	// kept are the Namespace objects released instead of deleted because
+	// they hold objects Flotilla did not apply, with why.
+	kept []string
 	// remaining could not be deleted and stay in the inventory for a retry.
 	remaining []flotillav1.ObjectRef
 }
@@ -32,8 +35,10 @@ type pruneResult struct {
 // this app's owner labels; the delete is conditional on the UID read, so an
 // object recreated by someone else in between is never deleted. Objects the
 // app adopted (inventory entries marked Adopted) are released instead:
-// they lose Flotilla's labels and field ownership and stay in place. The
-// target namespace is never deleted.
+// they lose Flotilla's labels and field ownership and stay in place, and so
+// are objects annotated flotilla.dev/prune: disabled on the cluster and
+// Namespace objects that hold objects Flotilla did not apply for this app
+// (see foreignObjects). The target namespace is never deleted.
 func prune(ctx context.Context, cl ClusterClient, req *Request, current []flotillav1.ObjectRef) (pruneResult, error) {
 	var res pruneResult
 	want := OwnerLabels(req.App, req.Repository)
@@ -81,7 +86,7 @@ func prune(ctx context.Context, cl ClusterClient, req *Request, current []flotil
 			res.deleted = append(res.deleted, subject)
 			continue
 		}
-		if refs[obj].Adopted {
+		if refs[obj].Adopted || existing.GetAnnotations()[flotillav1.AnnotationPrune] == flotillav1.PruneDisabled {
 			if err := release(ctx, cl, existing, want); err != nil && !apierrors.IsNotFound(err) {
 				errs = append(errs, &ObjectError{Object: subject, Cluster: cl.Name(), Op: "release", Err: err})
 				res.remaining = append(res.remaining, refs[obj])
@@ -89,6 +94,25 @@ func prune(ctx context.Context, cl ClusterClient, req *Request, current []flotil
 			}
 			res.released = append(res.released, subject)
 			continue
+		}
+		if utils.IsNamespace(existing) {
+			// Deleting a namespace deletes everything in it: only when
+			// it holds nothing but what this app applied.
+			found, err := foreignObjects(ctx, cl, existing.GetName(), want)
+			if err != nil || len(found) > 0 {
+				why := "holds " + describeForeign(found)
+				if err != nil {
+					why = "its contents could not be listed: " + err.Error()
+				}
+				if err := release(ctx, cl, existing, want); err != nil && !apierrors.IsNotFound(err) {
+					errs = append(errs, &ObjectError{Object: subject, Cluster: cl.Name(), Op: "release", Err: err})
+					res.remaining = append(res.remaining, refs[obj])
+					continue
+				}
+				res.released = append(res.released, subject)
+				res.kept = append(res.kept, subject+": "+why)
+				continue
+			}
 		}
 		uid := existing.GetUID()
 		err = cl.Client().Delete(ctx, existing,

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/fluxcd/pkg/ssa"
+	"github.com/fluxcd/pkg/ssa/utils"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -140,6 +141,9 @@ func (r *Request) validate() error {
 		if o == nil || o.GetAPIVersion() == "" || o.GetKind() == "" || o.GetName() == "" {
 			return &ValidationError{Field: fmt.Sprintf("Objects[%d]", i), Message: "needs apiVersion, kind and metadata.name"}
 		}
+		if err := CheckControls(o); err != nil {
+			return &ValidationError{Field: fmt.Sprintf("Objects[%d]", i), Message: fmt.Sprintf("%s: %v", utils.FmtUnstructured(o), err)}
+		}
 	}
 	if r.Prune && len(r.Objects) == 0 && len(r.PreviousInventory) > 0 && !r.AllowEmpty {
 		return &ValidationError{Field: "Objects", Message: ErrEmptyPrune.Error(), Err: ErrEmptyPrune}
@@ -164,9 +168,15 @@ type Result struct {
 	// PruneSkipped lists stale objects left in place because they no
 	// longer carry this app's owner labels.
 	PruneSkipped []string
-	// Released lists the stale adopted objects given back: left in place
-	// without Flotilla's labels and field ownership.
+	// Released lists the stale adopted objects, and those annotated
+	// flotilla.dev/prune: disabled, given back: left in place without
+	// Flotilla's labels and field ownership.
 	Released []string
+	// NamespacesKept lists, as "Namespace/<name>: why", the Namespace
+	// objects the app stopped rendering that were released instead of
+	// deleted because they hold objects Flotilla did not apply for the
+	// app (deleting them would delete those). They are also in Released.
+	NamespacesKept []string
 	// Health is the readiness of the applied objects; nil unless Request.Wait.
 	Health *Health
 	// Applied is set when every object was applied: pass it as the next

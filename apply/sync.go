@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
+	"github.com/fluxcd/pkg/ssa/utils"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
@@ -50,6 +53,12 @@ func Sync(ctx context.Context, cl ClusterClient, req Request) (*Result, error) {
 		return res, err
 	}
 
+	// Per-object controls: create-only objects that exist are left
+	// alone, fields another controller owns keep their live values.
+	leave, err := applyControls(applyCtx, cl, objects, req.concurrency())
+	if err != nil {
+		return res, err
+	}
 	ids, hashes, err := hashObjects(objects)
 	if err != nil {
 		return res, &ValidationError{Field: "Objects", Message: err.Error()}
@@ -60,16 +69,18 @@ func Sync(ctx context.Context, cl ClusterClient, req Request) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
+	send, sendIDs, left := withoutLeft(objects, ids, leave)
 	start := time.Now()
 	rm := newManager(cl, req.concurrency())
 	var cs *ssa.ChangeSet
-	if send, direct := directPlan(&req, objects, ids, hashes); direct {
+	if idx, direct := directPlan(&req, send, sendIDs, hashes); direct {
 		res.Direct = true
-		cs, err = applyDirect(applyCtx, cl, objects, send, req.concurrency())
+		cs, err = applyDirect(applyCtx, cl, send, idx, req.concurrency())
 	} else {
-		cs, err = rm.ApplyAllStaged(applyCtx, objects, applyOptions(&req))
+		cs, err = rm.ApplyAllStaged(applyCtx, send, applyOptions(&req))
 	}
 	if cs != nil {
+		addUnchanged(cs, left)
 		res.ChangeSet = cs
 	}
 	applied := markAdopted(inventoryFromChangeSet(cs), adopted)
@@ -86,7 +97,7 @@ func Sync(ctx context.Context, cl ClusterClient, req Request) (*Result, error) {
 
 	if req.Prune {
 		pr, err := prune(applyCtx, cl, &req, applied)
-		res.Pruned, res.PruneSkipped, res.Released = pr.deleted, pr.skipped, pr.released
+		res.Pruned, res.PruneSkipped, res.Released, res.NamespacesKept = pr.deleted, pr.skipped, pr.released, pr.kept
 		res.Inventory = mergeInventories(res.Inventory, pr.remaining)
 		if err != nil {
 			return res, err
@@ -96,6 +107,9 @@ func Sync(ctx context.Context, cl ClusterClient, req Request) (*Result, error) {
 		}
 		if len(pr.released) > 0 {
 			log.Info("released adopted objects", "objects", pr.released)
+		}
+		if len(pr.kept) > 0 {
+			log.Info("kept namespaces that hold objects Flotilla did not apply", "namespaces", pr.kept)
 		}
 	}
 
@@ -107,6 +121,35 @@ func Sync(ctx context.Context, cl ClusterClient, req Request) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// withoutLeft splits the prepared objects (and their IDs) into those to
+// send and those per-object controls leave alone.
+func withoutLeft(objects []*unstructured.Unstructured, ids []string, leave []bool) (send []*unstructured.Unstructured, sendIDs []string, left []*unstructured.Unstructured) {
+	send = make([]*unstructured.Unstructured, 0, len(objects))
+	sendIDs = make([]string, 0, len(objects))
+	for i, o := range objects {
+		if leave[i] {
+			left = append(left, o)
+			continue
+		}
+		send = append(send, o)
+		sendIDs = append(sendIDs, ids[i])
+	}
+	return send, sendIDs, left
+}
+
+// addUnchanged records objects left alone as unchanged, so that they stay
+// in the inventory.
+func addUnchanged(cs *ssa.ChangeSet, objs []*unstructured.Unstructured) {
+	for _, o := range objs {
+		cs.Add(ssa.ChangeSetEntry{
+			ObjMetadata:  object.UnstructuredToObjMetadata(o),
+			GroupVersion: o.GroupVersionKind().Version,
+			Subject:      utils.FmtUnstructured(o),
+			Action:       ssa.UnchangedAction,
+		})
+	}
 }
 
 // applyOptions are the ssa options for one request. Objects that were

@@ -48,6 +48,12 @@ func validateApp(r *reporter, a *flotillav1.App, folderName string) {
 		r.errorf(fieldPath{"spec", "namespace"}, "spec.namespace: %q is not a valid namespace (%s); use lower-case letters, digits and '-'",
 			s.Namespace, strings.Join(validation.IsDNS1123Label(s.Namespace), "; "))
 	}
+	switch s.NamespaceMode {
+	case "", flotillav1.NamespaceForce, flotillav1.NamespaceDefault:
+	default:
+		r.errorf(fieldPath{"spec", "namespaceMode"}, "spec.namespaceMode: %q is not a namespace mode; use %s (set spec.namespace on every namespaced object, the default) or %s (only on objects without a namespace)",
+			s.NamespaceMode, flotillav1.NamespaceForce, flotillav1.NamespaceDefault)
+	}
 	validateRelPath(r, fieldPath{"spec", "path"}, s.Path)
 	validatePlacement(r, s.Placement)
 	validateOverlays(r, s.Overlays)

@@ -284,11 +284,12 @@ func (p *appPlacement) target(c *flotillav1.Cluster) Target {
 		basePath = fleet.DefaultBasePath
 	}
 	return Target{
-		App:       p.app.Name,
-		Cluster:   c.Name,
-		Namespace: p.app.Spec.Namespace,
-		Base:      path.Join(p.f.AppDir(p.app.Name), basePath),
-		Vars:      maps.Clone(p.vars[c.Name]),
+		App:              p.app.Name,
+		Cluster:          c.Name,
+		Namespace:        p.app.Spec.Namespace,
+		NamespaceDefault: p.app.Spec.NamespaceMode == flotillav1.NamespaceDefault,
+		Base:             path.Join(p.f.AppDir(p.app.Name), basePath),
+		Vars:             maps.Clone(p.vars[c.Name]),
 	}
 }
 

@@ -38,6 +38,10 @@ type Target struct {
 	Cluster string
 	// Namespace is the app's target namespace.
 	Namespace string
+	// NamespaceDefault sets Namespace only on namespaced objects without
+	// one (the app's spec.namespaceMode: Default); otherwise Namespace is
+	// forced on every namespaced object.
+	NamespaceDefault bool
 	// Base is the kustomize base folder, relative to the repository root.
 	Base string
 	// Overlays apply in this order on top of the base.

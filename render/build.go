@@ -52,6 +52,9 @@ type buildKey struct {
 	base      string
 	overlays  string // overlay paths joined by "\n"
 	namespace string
+	// namespaceDefault sets namespace only where an object has none
+	// (spec.namespaceMode: Default) instead of forcing it.
+	namespaceDefault bool
 	// vars is, for a variant build, the digest of the cluster's name and
 	// the values of the variables the inputs reference.
 	vars string
@@ -85,18 +88,66 @@ type builtObject struct {
 	src []byte
 }
 
-// synthetic returns the in-memory Kustomization of a build key, with paths
-// relative to the virtual folder under the root.
-func synthetic(k buildKey) ([]byte, error) {
+// synthetic returns the in-memory Kustomization of a build key and its
+// composition (see compose), with paths relative to the virtual folder
+// under the root. A forced namespace is
+// kustomize's namespace field; a default namespace is kustomize's builtin
+// NamespaceTransformer with unsetOnly, inline, which sets only the
+// namespace fields that are empty (so a Namespace object keeps its name).
+func synthetic(k buildKey, c composition) ([]byte, error) {
 	kust := types.Kustomization{
-		TypeMeta:  types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
-		Namespace: k.namespace,
-		Resources: []string{"../" + k.base},
+		TypeMeta:   types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
+		Resources:  c.resources,
+		Components: c.components,
 	}
-	for _, o := range k.overlayPaths() {
-		kust.Components = append(kust.Components, "../"+o)
+	switch {
+	case k.namespace == "":
+	case k.namespaceDefault:
+		t, err := defaultNamespaceTransformer(k.namespace)
+		if err != nil {
+			return nil, err
+		}
+		kust.Transformers = []string{t}
+	default:
+		kust.Namespace = k.namespace
 	}
 	return yaml.Marshal(kust)
+}
+
+// defaultNamespaceTransformer is the inline configuration of kustomize's
+// builtin NamespaceTransformer that sets ns only where a namespace field is
+// empty. Its field specs are those kustomize's namespace field uses (it
+// keeps them internal) but the name of Namespace objects, which is never
+// empty; metadata.namespace of namespaced kinds and the subjects of role
+// bindings named "default" are handled by the transformer itself.
+func defaultNamespaceTransformer(ns string) (string, error) {
+	type fieldSpec struct {
+		Group  string `json:"group,omitempty"`
+		Kind   string `json:"kind,omitempty"`
+		Path   string `json:"path"`
+		Create bool   `json:"create,omitempty"`
+	}
+	cfg := struct {
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Metadata   map[string]string `json:"metadata"`
+		UnsetOnly  bool              `json:"unsetOnly"`
+		FieldSpecs []fieldSpec       `json:"fieldSpecs"`
+	}{
+		APIVersion: "builtin",
+		Kind:       "NamespaceTransformer",
+		Metadata:   map[string]string{"name": "flotilla-default-namespace", "namespace": ns},
+		UnsetOnly:  true,
+		FieldSpecs: []fieldSpec{
+			{Group: "apiregistration.k8s.io", Kind: "APIService", Path: "spec/service/namespace", Create: true},
+			{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition", Path: "spec/conversion/webhook/clientConfig/service/namespace"},
+		},
+	}
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		return "", fmt.Errorf("encoding the default namespace transformer: %w", err)
+	}
+	return string(b), nil
 }
 
 // kustomizeOptions are the krusty options of every build: the kustomize
@@ -136,6 +187,8 @@ type buildOutcome struct {
 	// err is a failure that another build of the same key on the same,
 	// unchanged root would repeat.
 	err error
+	// warnings are the deprecated fields the build's files use.
+	warnings []Warning
 }
 
 // variantInput is what a variant build substitutes in its inputs.
@@ -156,18 +209,13 @@ func (r *Renderer) build(ctx context.Context, root string, key buildKey, v *vari
 		r.counters.buildNanos.Add(int64(time.Since(start)))
 	}()
 
-	synth, err := synthetic(key)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the in-memory kustomization: %w", err)
-	}
 	rec := newRecorder()
 	fs := &confinedFS{
-		ctx:       ctx,
-		opts:      &r.opts,
-		root:      root,
-		virt:      filepath.Join(root, virtualDirName),
-		synthetic: synth,
-		rec:       rec,
+		ctx:  ctx,
+		opts: &r.opts,
+		root: root,
+		virt: filepath.Join(root, virtualDirName),
+		rec:  rec,
 	}
 	if r.opts.AllowRemoteBases {
 		prefix, err := remoteClonePrefix()
@@ -176,6 +224,22 @@ func (r *Renderer) build(ctx context.Context, root string, key buildKey, v *vari
 		}
 		fs.allow = []string{prefix}
 	}
+	comp, compErr := compose(fs, key)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if v := rec.firstViolation(); v != nil || compErr != nil {
+		out := &buildOutcome{probes: rec.probes, uncacheable: rec.uncacheable, err: compErr}
+		if v != nil {
+			out.err = v
+		}
+		return out, nil
+	}
+	synth, err := synthetic(key, comp)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the in-memory kustomization: %w", err)
+	}
+	fs.synthetic = synth
 	r.seedEdges(fs, key)
 	in := &inputFS{confinedFS: fs}
 	if v != nil {
@@ -186,7 +250,7 @@ func (r *Renderer) build(ctx context.Context, root string, key buildKey, v *vari
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	out := &buildOutcome{probes: rec.probes, uncacheable: rec.uncacheable}
+	out := &buildOutcome{probes: rec.probes, uncacheable: rec.uncacheable, warnings: rec.warnings}
 	switch v := rec.firstViolation(); {
 	case v != nil:
 		// Refused even if kustomize tolerated it (for example a link
@@ -326,6 +390,12 @@ func explainBuildError(err error, rec *recorder, root string) error {
 			return cycleReason(chain)
 		}
 		return &reason{kind: ErrKustomizationCycle, msg: newBuildError(err, root).msg, cause: err}
+	}
+	if strings.Contains(err.Error(), "namespace transformation produces ID conflict") {
+		// Two objects (typically two Namespace objects, both renamed)
+		// become one once the namespace is forced.
+		return &reason{kind: ErrBuild, cause: err, msg: newBuildError(err, root).msg +
+			": forcing the app's spec.namespace on every object makes two of them the same (two Namespace objects are both renamed to it, or objects of the same name in different namespaces): set spec.namespaceMode: Default in the app's app.yaml to keep the namespaces objects set"}
 	}
 	if types.IsErrOnlyBuiltinPluginsAllowed(err) || strings.Contains(err.Error(), "external plugins disabled") {
 		// A plugin configuration reached through a folder: the scan of the

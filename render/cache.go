@@ -22,6 +22,7 @@ type entry struct {
 	probes    []probe
 	objects   []builtObject
 	variables []string
+	warnings  []Warning
 	inputs    *inputPlan
 	err       error
 	cost      int64
@@ -289,6 +290,7 @@ func (s *session) buildEntry(ctx context.Context, root string, key buildKey, v *
 		probes:    out.probes,
 		objects:   out.objects,
 		variables: out.variables,
+		warnings:  out.warnings,
 		inputs:    out.inputs,
 		err:       out.err,
 		cost:      entryCost(out),

@@ -5,12 +5,17 @@
 // A target renders in three steps:
 //
 //  1. Build. An in-memory Kustomization (never written to the repository)
-//     with namespace: <Target.Namespace>, resources: [<Target.Base>] and
+//     with namespace: <Target.Namespace> (or, when Target.NamespaceDefault,
+//     kustomize's NamespaceTransformer with unsetOnly, which sets it only
+//     where an object has none), resources: [<Target.Base>] and
 //     components: [<Target.Overlays[*].Path>, in order] is built with
 //     sigs.k8s.io/kustomize/api/krusty on a filesystem confined to the
 //     repository root. Output order is kustomize's CLI default
 //     (the "legacy" kind order, or the sortOptions of that in-memory
-//     Kustomization, which has none).
+//     Kustomization, which has none). An overlay written as a Kustomization
+//     whose resources include the base takes the base's place in resources
+//     (overlays.go); any other Kustomization overlay is ErrOverlayKind.
+//     Deprecated kustomization fields become Manifest.Warnings.
 //  2. Variables. ${cluster.name}, ${cluster.labels.<key>} and
 //     ${cluster.vars.<key>} are substituted in the YAML text of each object
 //     (as kustomize read it: field order and quoting kept), which is then
@@ -31,7 +36,7 @@
 // each printed as `kustomize build` prints it, separated by "---". For a
 // plain kustomize folder it is byte for byte `kustomize build` of it.
 //
-// Builds are cached by (Base, Overlay paths, Namespace). A cached build is
+// Builds are cached by (Base, Overlay paths, Namespace, NamespaceDefault). A cached build is
 // reused only when every filesystem answer the build depended on (the bytes
 // of every file read, every existence or directory probe) is unchanged under
 // the repository root being rendered, so the cache is shared safely between

@@ -12,6 +12,10 @@ var (
 	// ErrInvalidTarget: the target itself is malformed (empty or escaping
 	// base or overlay path).
 	ErrInvalidTarget = errors.New("invalid target")
+	// ErrOverlayKind: an overlay is a Kustomization that Flotilla cannot
+	// compose with the base (it does not include the base, or a second
+	// one does too).
+	ErrOverlayKind = errors.New("overlay cannot be composed")
 	// ErrOutsideRoot: a path leaves the repository root, by "..", an
 	// absolute path or a symbolic link.
 	ErrOutsideRoot = errors.New("path outside the repository")

@@ -77,6 +77,21 @@ type recorder struct {
 	// bytesRead is the total of every read of the build.
 	bytesRead int64
 	edges     map[string][]graphEdge // keyed by the referring folder
+	// warnings are what the build's kustomization files use that
+	// kustomize deprecates, once per file and message.
+	warnings []Warning
+}
+
+// warn records a warning once.
+func (r *recorder) warn(w Warning) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, x := range r.warnings {
+		if x == w {
+			return
+		}
+	}
+	r.warnings = append(r.warnings, w)
 }
 
 func newRecorder() *recorder {

@@ -28,8 +28,10 @@ type Manifest struct {
 	// Manifest owns its objects: changing them does not affect the cache
 	// or other manifests.
 	Objects []*unstructured.Unstructured
-	// YAML is the exact multi-document YAML the cluster receives: the
-	// objects in kustomize's output order (the kustomize CLI's default,
+	// YAML is the exact multi-document YAML of the build, before
+	// apply.Prepare adds the owner labels and fixes the namespace of
+	// cluster-scoped custom kinds (`flotilla render` prints the prepared
+	// objects): the objects in kustomize's output order (the kustomize CLI's default,
 	// "legacy" kind order), each printed as kustomize prints it (keys
 	// sorted), separated by "---\n".
 	YAML []byte
@@ -38,6 +40,19 @@ type Manifest struct {
 	// Variables are the variables the build references (names without
 	// "${" and "}"), in order of first use.
 	Variables []string
+	// Warnings are the deprecated kustomization fields the build's files
+	// use, by file. kustomize prints them on the process's stderr without
+	// a file name; render attributes them instead.
+	Warnings []Warning
+}
+
+// Warning is something a build's files do that still works but should
+// change.
+type Warning struct {
+	// File is the file concerned, relative to the repository root.
+	File string `json:"file"`
+	// Message says what to change.
+	Message string `json:"message"`
 }
 
 // Result is the outcome of one target of RenderAll.
@@ -136,6 +151,7 @@ func (r *Renderer) finish(e *entry, t placement.Target) (*Manifest, error) {
 		YAML:      out,
 		Digest:    Digest(out),
 		Variables: slices.Clone(e.variables),
+		Warnings:  slices.Clone(e.warnings),
 	}, nil
 }
 

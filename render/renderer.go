@@ -185,7 +185,7 @@ func targetKey(t placement.Target) (buildKey, error) {
 		}
 		overlays = append(overlays, p)
 	}
-	return buildKey{base: base, overlays: strings.Join(overlays, "\n"), namespace: t.Namespace}, nil
+	return buildKey{base: base, overlays: strings.Join(overlays, "\n"), namespace: t.Namespace, namespaceDefault: t.NamespaceDefault}, nil
 }
 
 // cleanTargetPath checks that p is a folder path relative to the root,

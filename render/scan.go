@@ -124,6 +124,12 @@ func (f *confinedFS) scanKustomization(cp, rel string, outside bool, data []byte
 			"openapi: a custom OpenAPI schema is not supported (it would change kustomize's schema for every other build in the process): remove the field; use crds to declare custom resources")
 	}
 
+	if !outside {
+		for _, msg := range deprecations(&k) {
+			f.rec.warn(Warning{File: rel, Message: msg})
+		}
+	}
+
 	for _, e := range pathEntries(&k) {
 		if isRemote(e.value) {
 			if f.opts.AllowRemoteBases {
@@ -268,4 +274,23 @@ func (f *confinedFS) checkPluginEntry(file, dir string, outside bool, field, ent
 			label, gvk.Kind, gvk.ApiVersion(), what)
 	}
 	return nil
+}
+
+// deprecations lists the fields of k that kustomize deprecates, with what
+// to use instead.
+func deprecations(k *types.Kustomization) []string {
+	var out []string
+	add := func(used bool, field, instead, fix string) {
+		if used {
+			out = append(out, fmt.Sprintf("%s is deprecated by kustomize: use %s instead (%s)", field, instead, fix))
+		}
+	}
+	const editFix = "`kustomize edit fix` in the folder rewrites it"
+	add(k.Bases != nil, "bases", "resources", editFix)
+	add(k.CommonLabels != nil, "commonLabels", "labels", editFix)
+	add(k.ImageTags != nil, "imageTags", "images", editFix)
+	add(k.PatchesJson6902 != nil, "patchesJson6902", "patches", editFix)
+	add(k.PatchesStrategicMerge != nil, "patchesStrategicMerge", "patches", editFix)
+	add(k.Vars != nil, "vars", "replacements", "see kustomize's replacements documentation")
+	return out
 }

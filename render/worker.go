@@ -35,11 +35,13 @@ func init() {
 
 // workerRequest asks a worker for one kustomize build.
 type workerRequest struct {
-	Root      string        `json:"root"`
-	Base      string        `json:"base"`
-	Overlays  string        `json:"overlays"`
-	Namespace string        `json:"namespace"`
-	Options   workerOptions `json:"options"`
+	Root      string `json:"root"`
+	Base      string `json:"base"`
+	Overlays  string `json:"overlays"`
+	Namespace string `json:"namespace"`
+	// NamespaceDefault is buildKey.namespaceDefault.
+	NamespaceDefault bool          `json:"namespaceDefault,omitempty"`
+	Options          workerOptions `json:"options"`
 	// Variant is set for a variant build (see Renderer.build): the
 	// cluster's values are substituted in every file the build reads.
 	Variant *workerVariant `json:"variant,omitempty"`
@@ -80,6 +82,7 @@ type workerResponse struct {
 	Probes        []workerProbe `json:"probes,omitempty"`
 	Uncacheable   bool          `json:"uncacheable,omitempty"`
 	RootDependent bool          `json:"rootDependent,omitempty"`
+	Warnings      []Warning     `json:"warnings,omitempty"`
 	Err           *workerError  `json:"err,omitempty"`
 	// Transient is set when the build did not run to its end for a
 	// reason that another run may not repeat.
@@ -330,11 +333,11 @@ func serveOne(req workerRequest) *workerResponse {
 			v.vars = map[string]string{}
 		}
 	}
-	out, err := r.build(context.Background(), req.Root, buildKey{base: req.Base, overlays: req.Overlays, namespace: req.Namespace}, v)
+	out, err := r.build(context.Background(), req.Root, buildKey{base: req.Base, overlays: req.Overlays, namespace: req.Namespace, namespaceDefault: req.NamespaceDefault}, v)
 	if err != nil {
 		return &workerResponse{Transient: err.Error()}
 	}
-	resp := &workerResponse{Size: out.size, Uncacheable: out.uncacheable, RootDependent: out.rootDependent, Variables: out.variables}
+	resp := &workerResponse{Size: out.size, Uncacheable: out.uncacheable, RootDependent: out.rootDependent, Variables: out.variables, Warnings: out.warnings}
 	if v == nil {
 		resp.Inputs = encodePlan(out.inputs)
 	}
@@ -459,7 +462,7 @@ func (r *Renderer) buildIsolated(ctx context.Context, root string, key buildKey,
 		r.counters.buildNanos.Add(int64(time.Since(start)))
 	}()
 	o := r.opts
-	req := workerRequest{Root: root, Base: key.base, Overlays: key.overlays, Namespace: key.namespace, Options: workerOptions{
+	req := workerRequest{Root: root, Base: key.base, Overlays: key.overlays, Namespace: key.namespace, NamespaceDefault: key.namespaceDefault, Options: workerOptions{
 		MaxFileSize: o.MaxFileSize, MaxOutputSize: o.MaxOutputSize, MaxFileReads: o.MaxFileReads, MaxTotalRead: o.MaxTotalRead,
 		MaxNestingDepth: o.MaxNestingDepth, MaxObjects: o.MaxObjects, MaxWorkerMemory: o.MaxWorkerMemory,
 		AllowRemoteBases: o.AllowRemoteBases}}
@@ -558,7 +561,7 @@ func describeKey(key buildKey) string {
 // outcomeFromWorker rebuilds a build's outcome from a worker's response.
 func outcomeFromWorker(resp *workerResponse) (*buildOutcome, error) {
 	out := &buildOutcome{size: resp.Size, uncacheable: resp.Uncacheable, rootDependent: resp.RootDependent,
-		variables: resp.Variables, inputs: resp.Inputs.decode()}
+		variables: resp.Variables, inputs: resp.Inputs.decode(), warnings: resp.Warnings}
 	for _, p := range resp.Probes {
 		out.probes = append(out.probes, probe{op: p.Op, path: p.Path, fp: p.FP})
 	}

@@ -10,7 +10,17 @@ import (
 type AppSpec struct {
 	// Namespace is the namespace the app's namespaced objects go to on every
 	// cluster. Flotilla creates it when missing (and never prunes it).
+	// namespaceMode says whether it replaces the namespaces objects set
+	// themselves.
 	Namespace string `json:"namespace"`
+
+	// NamespaceMode is Force or Default. Force (the default) puts every
+	// namespaced object in spec.namespace, whatever namespace it sets
+	// itself, as kustomize's namespace field does. Default sets
+	// spec.namespace only on namespaced objects that set none, so one app
+	// may span several namespaces and Namespace objects keep their names.
+	// +optional
+	NamespaceMode NamespaceMode `json:"namespaceMode,omitempty"`
 
 	// Path is the kustomize base, relative to the app's folder.
 	// Defaults to "base".
@@ -57,6 +67,19 @@ type AppSpec struct {
 	// +optional
 	AdoptExisting bool `json:"adoptExisting,omitempty"`
 }
+
+// NamespaceMode says how an app's spec.namespace applies to its objects.
+// +kubebuilder:validation:Enum=Force;Default
+type NamespaceMode string
+
+const (
+	// NamespaceForce puts every namespaced object in spec.namespace and
+	// renames Namespace objects to it (kustomize's namespace field).
+	NamespaceForce NamespaceMode = "Force"
+	// NamespaceDefault sets spec.namespace only where an object has no
+	// namespace; explicit namespaces and Namespace objects are kept.
+	NamespaceDefault NamespaceMode = "Default"
+)
 
 // Placement selects clusters for an app. A cluster is a candidate when it
 // matches clusterSelector or is listed in clusterNames (with neither set,

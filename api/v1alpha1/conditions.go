@@ -95,4 +95,23 @@ const (
 	// only once it has marked the registration pending: a registration
 	// that arrives already annotated has the annotation removed.
 	AnnotationApproved = "flotilla.dev/approved"
+	// AnnotationPrune, set to PruneDisabled on an object in Git, keeps the
+	// object on the cluster when the app stops rendering it (or is
+	// removed): it is released (owner labels and field ownership removed)
+	// instead of deleted. Flotilla applies the annotation, so that it is
+	// still known once the object has left Git.
+	AnnotationPrune = "flotilla.dev/prune"
+	// PruneDisabled is the value of AnnotationPrune that disables pruning.
+	PruneDisabled = "disabled"
+	// AnnotationCreateOnly, set to "true" on an object in Git, makes
+	// Flotilla create the object when it is missing and never update it
+	// afterwards; drift detection ignores it. Flotilla applies the
+	// annotation.
+	AnnotationCreateOnly = "flotilla.dev/create-only"
+	// AnnotationIgnoreFields, set on an object in Git to a comma-separated
+	// list of JSON pointers (for example "/spec/replicas"), names fields
+	// another controller owns: Flotilla sets them when it creates the
+	// object, never sends them afterwards, and drift detection ignores
+	// them. Flotilla applies the annotation.
+	AnnotationIgnoreFields = "flotilla.dev/ignore-fields"
 )

@@ -79,6 +79,9 @@ func (c *Client) RESTMapper() meta.RESTMapper { return c.mapper }
 // needs for its wait functions.
 func (c *Client) Poller() *polling.StatusPoller { return c.poller }
 
+// Discovery is the cluster's discovery client.
+func (c *Client) Discovery() discovery.DiscoveryInterface { return c.discovery }
+
 // ServerVersion asks the cluster for its version, honouring ctx.
 func (c *Client) ServerVersion(ctx context.Context) (*version.Info, error) {
 	body, err := c.discovery.RESTClient().Get().AbsPath("/version").Do(ctx).Raw()

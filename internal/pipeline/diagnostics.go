@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/flotilla-gitops/flotilla/apply"
 	"github.com/flotilla-gitops/flotilla/fleet"
 	"github.com/flotilla-gitops/flotilla/render"
 )
@@ -68,4 +69,53 @@ func clusterList(names []string) string {
 		return "clusters " + strings.Join(names, ", ")
 	}
 	return fmt.Sprintf("clusters %s and %d more", strings.Join(names[:maxClustersNamed], ", "), len(names)-maxClustersNamed)
+}
+
+// buildWarnings turns the warnings of the renders (deprecated kustomize
+// fields) into warning diagnostics on the files concerned, once per file
+// and message whatever the number of targets that read the file.
+func buildWarnings(results []render.Result) []fleet.Diagnostic {
+	seen := map[render.Warning]bool{}
+	var diags []fleet.Diagnostic
+	for _, res := range results {
+		if res.Manifest == nil {
+			continue
+		}
+		for _, w := range res.Manifest.Warnings {
+			if seen[w] {
+				continue
+			}
+			seen[w] = true
+			diags = append(diags, fleet.Diagnostic{File: w.File, Severity: fleet.SeverityWarning, Message: w.Message})
+		}
+	}
+	return diags
+}
+
+// controlDiagnostics reports, as errors on the app's file, rendered objects
+// whose per-object control annotations (flotilla.dev/create-only,
+// ignore-fields, prune) are malformed: the sync would refuse them. Once per
+// app and object.
+func controlDiagnostics(f *fleet.Fleet, results []render.Result) []fleet.Diagnostic {
+	seen := map[string]bool{}
+	var diags []fleet.Diagnostic
+	for _, res := range results {
+		if res.Manifest == nil {
+			continue
+		}
+		for _, o := range res.Manifest.Objects {
+			err := apply.CheckControls(o)
+			if err == nil {
+				continue
+			}
+			id := fmt.Sprintf("%s/%s/%s/%s", res.Target.App, o.GetKind(), o.GetNamespace(), o.GetName())
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			diags = append(diags, fleet.Diagnostic{File: f.AppFiles[res.Target.App], Severity: fleet.SeverityError,
+				Message: fmt.Sprintf("app %s renders %s %s: %v", res.Target.App, o.GetKind(), o.GetName(), err)})
+		}
+	}
+	return diags
 }

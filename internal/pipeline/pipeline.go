@@ -22,6 +22,7 @@ type options struct {
 	load        []fleet.Option
 	place       []placement.Option
 	onlyIfValid bool
+	namespaces  bool
 }
 
 // WithPlacementOptions passes options to placement.Place.
@@ -38,6 +39,14 @@ func WithLimits(l fleet.Limits) Option {
 		o.load = append(o.load, fleet.WithLimits(l))
 		o.place = append(o.place, placement.WithMaxTargets(l.Targets))
 	}
+}
+
+// CheckNamespaces makes Run warn, for apps whose spec.namespace is forced
+// (namespaceMode Force), about objects whose own namespace it replaces and
+// Namespace objects it renames. It costs one more build per base and
+// overlay combination of such apps.
+func CheckNamespaces() Option {
+	return func(o *options) { o.namespaces = true }
 }
 
 // RenderOnlyIfValid makes Run render nothing when loading or placement
@@ -100,7 +109,12 @@ func Run(ctx context.Context, root string, r *render.Renderer, opts ...Option) (
 		out.renderIndex[targetKey{res.Target.App, res.Target.Cluster}] = i
 	}
 	diags = append(diags, renderDiagnostics(out.Renders)...)
+	diags = append(diags, buildWarnings(out.Renders)...)
+	diags = append(diags, controlDiagnostics(f, out.Renders)...)
 	diags = append(diags, objectConflicts(f, out.Renders)...)
+	if o.namespaces {
+		diags = append(diags, namespaceDiagnostics(ctx, f, r, out.Renders)...)
+	}
 	out.Diagnostics = fleet.SortDiagnostics(diags)
 	return out, nil
 }

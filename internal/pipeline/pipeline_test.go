@@ -46,7 +46,7 @@ func smallFleet(t *testing.T) string {
 		"apps/web/app.yaml":                       app("web", "  overlays:\n  - name: eu\n    clusterSelector:\n      matchLabels:\n        region: eu\n"),
 		"apps/web/base/kustomization.yaml":        "resources:\n- cm.yaml\n",
 		"apps/web/base/cm.yaml":                   cm,
-		"apps/web/overlays/eu/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonLabels:\n  region: eu\n",
+		"apps/web/overlays/eu/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nlabels:\n- includeSelectors: true\n  pairs:\n    region: eu\n",
 		"apps/db/app.yaml":                        app("db", "  placement:\n    clusterNames: [eu-1]\n"),
 		"apps/db/base/kustomization.yaml":         "resources:\n- cm.yaml\n",
 		"apps/db/base/cm.yaml":                    cm,
@@ -185,7 +185,7 @@ func TestRunSharesTheRendererCacheAcrossCheckouts(t *testing.T) {
 	// targets of web share that build, which is rebuilt once.
 	second := smallFleet(t)
 	writeFiles(t, second, map[string]string{
-		"apps/web/overlays/eu/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonLabels:\n  region: europe\n",
+		"apps/web/overlays/eu/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nlabels:\n- includeSelectors: true\n  pairs:\n    region: europe\n",
 	})
 	if _, err := Run(context.Background(), second, r); err != nil {
 		t.Fatal(err)
