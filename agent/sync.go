@@ -27,6 +27,13 @@ func (a *Agent) step(ctx context.Context, st *appState) time.Duration {
 	if st.deletion != "" {
 		return a.remove(ctx, st)
 	}
+	if st.b.Spec.Suspend {
+		// The hub suspended the app (its App, Cluster or FleetRepository):
+		// no apply, no drift correction until the hub clears spec.suspend.
+		suspend(st.b)
+		return never
+	}
+	conditions.Delete(st.b, flotillav1.SuspendedCondition)
 	next := a.sync(ctx, st)
 	if st.refused != "" {
 		// The cluster stays at the last good desired state (kept correct
@@ -49,9 +56,12 @@ func (a *Agent) sync(ctx context.Context, st *appState) time.Duration {
 	}
 	synced := b.Status.AppliedDigest == b.Spec.Digest
 	healthy := conditions.IsTrue(b, flotillav1.HealthyCondition)
+	// A reconcile request from the hub not handled yet checks drift now.
+	driftNow := b.Spec.ReconcileRequestedAt != b.Status.LastHandledReconcileAt
+	b.Status.LastHandledReconcileAt = b.Spec.ReconcileRequestedAt
 	if synced && healthy && conditions.IsTrue(b, meta.ReadyCondition) {
 		apply.MarkSynced(b, &b.Status.ClusterSyncStatus, b.Spec.Revision)
-		if due := apply.DriftDue(&b.Status.ClusterSyncStatus, a.driftInterval(b)); due > 0 {
+		if due := apply.DriftDue(&b.Status.ClusterSyncStatus, a.driftInterval(b)); due > 0 && !driftNow {
 			return due
 		}
 	}

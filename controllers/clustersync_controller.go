@@ -117,8 +117,12 @@ func (r *ClusterSyncReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&flotillav1.Bundle{}, handler.EnqueueRequestsFromMapFunc(syncOfBundle), builder.WithPredicates(bundleReported{})).
 		// A changed driftInterval must take effect now, not at the next
 		// check planned with the old interval.
+		// So do a suspension, a resumption and a reconcile request
+		// (suspend.go).
 		Watches(&flotillav1.FleetRepository{}, handler.EnqueueRequestsFromMapFunc(r.syncsOfRepository),
-			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, operationsChanged{}))).
+		Watches(&flotillav1.App{}, handler.EnqueueRequestsFromMapFunc(r.syncsOfApp), builder.WithPredicates(operationsChanged{})).
+		Watches(&flotillav1.Cluster{}, handler.EnqueueRequestsFromMapFunc(r.allSyncsOfCluster), builder.WithPredicates(operationsChanged{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.SyncWorkers}).
 		Named("clustersync").
 		Complete(r)
@@ -238,9 +242,26 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 		return ctrl.Result{}, err
 	}
-	if cluster.Spec.Access.Mode == flotillav1.AccessPull {
-		return r.reconcilePull(ctx, cs, cluster, desired, repo)
+	request, err := r.reconcileRequest(ctx, cs, cluster, repo)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
+	if who, err := r.suspendedBy(ctx, cs, cluster, repo); err != nil || who != "" {
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		// A reconcile request while suspended is answered (recorded as
+		// handled) with nothing done; resuming checks drift anyway.
+		cs.Status.LastHandledReconcileAt = request
+		return r.holdSuspended(ctx, cs, cluster, who)
+	}
+	conditions.Delete(cs, flotillav1.SuspendedCondition)
+	if cluster.Spec.Access.Mode == flotillav1.AccessPull {
+		return r.reconcilePull(ctx, cs, cluster, desired, repo, request)
+	}
+	// A reconcile request not handled yet checks for drift now.
+	driftNow := request != cs.Status.LastHandledReconcileAt
+	cs.Status.LastHandledReconcileAt = request
 
 	driftInterval := r.driftInterval(ctx, repo)
 	synced := syncIsSynced(cs, desired)
@@ -255,7 +276,7 @@ func (r *ClusterSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		// already runs. Record it without calling the cluster; nothing more
 		// to do there until drift is due.
 		markSynced(cs, desired)
-		if due := apply.DriftDue(&cs.Status, driftInterval); due > 0 {
+		if due := apply.DriftDue(&cs.Status, driftInterval); due > 0 && !driftNow {
 			return ctrl.Result{RequeueAfter: jittered(due)}, nil
 		}
 	}

@@ -71,7 +71,7 @@ type FleetRepositoryReconciler struct {
 func (r *FleetRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&flotillav1.FleetRepository{}, builder.WithPredicates(
-			predicate.Or(predicate.GenerationChangedPredicate{}, predicates.ReconcileRequestedPredicate{}),
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicates.ReconcileRequestedPredicate{}, operationsChanged{}),
 		)).
 		// A rollout that released a site to a revision not rendered here
 		// asks for it (see pins.go).
@@ -113,7 +113,7 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 	before := obj.DeepCopy()
 	defer func() {
-		if v, ok := meta.ReconcileAnnotationValue(obj.GetAnnotations()); ok {
+		if v, ok := repositoryReconcileRequest(obj); ok {
 			obj.Status.LastHandledReconcileAt = v
 		}
 		obj.Status.ObservedGeneration = obj.Generation
@@ -122,10 +122,13 @@ func (r *FleetRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 
 	interval := durationOr(obj.Spec.Interval, r.Options.DefaultInterval)
 	if obj.Spec.Suspend {
-		conditions.MarkFalse(obj, meta.ReadyCondition, flotillav1.ReasonSuspended, "syncing is suspended")
+		// Ready keeps what it said: the clusters still run what they ran.
+		conditions.MarkTrue(obj, flotillav1.SuspendedCondition, flotillav1.ReasonSuspended,
+			"suspended: no fetch, no apply and no drift correction on its clusters until spec.suspend is false")
 		conditions.Delete(obj, meta.ReconcilingCondition)
 		return ctrl.Result{}, nil
 	}
+	conditions.Delete(obj, flotillav1.SuspendedCondition)
 
 	fetchStart := time.Now()
 	snap, err := r.fetch(ctx, obj)

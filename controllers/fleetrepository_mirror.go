@@ -221,7 +221,8 @@ func (r *FleetRepositoryReconciler) upsertCluster(ctx context.Context, repo *flo
 			return err
 		}
 		obj.Labels = mergeLabels(from.Labels, repoLabels(repo))
-		obj.Annotations = maps.Clone(from.Annotations)
+		// Hub-side suspension and reconcile requests stay (suspend.go).
+		obj.Annotations = hubAnnotations(from.Annotations, obj.Annotations)
 		obj.Spec = *from.Spec.DeepCopy()
 		controllerutil.AddFinalizer(obj, clusterFinalizer)
 		return controllerutil.SetControllerReference(repo, obj, r.Scheme())

@@ -32,7 +32,11 @@ import (
 // reconcilePull writes the Bundle of a sync whose cluster is in pull mode,
 // when its content digest or options changed and the site accepts new
 // revisions, and copies the agent's report into the sync's status.
-func (r *ClusterSyncReconciler) reconcilePull(ctx context.Context, cs *flotillav1.ClusterSync, cluster *flotillav1.Cluster, d *Desired, repo types.NamespacedName) (ctrl.Result, error) {
+//
+// request is the reconcile request covering the sync (suspend.go): passed
+// on in the Bundle's spec.reconcileRequestedAt, it makes the agent check
+// for drift now.
+func (r *ClusterSyncReconciler) reconcilePull(ctx context.Context, cs *flotillav1.ClusterSync, cluster *flotillav1.Cluster, d *Desired, repo types.NamespacedName, request string) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
 	content, digest, err := d.bundleContent()
 	if err != nil {
@@ -63,6 +67,7 @@ func (r *ClusterSyncReconciler) reconcilePull(ctx context.Context, cs *flotillav
 		}
 	}
 	want, chunks := bundleFor(cs, d, r.driftInterval(ctx, repo), ns, content, digest)
+	want.Spec.ReconcileRequestedAt = request
 	if !exists || !sameBundleSpec(have.Spec, want.Spec) || !sameLabels(have.Labels, want.Labels) {
 		var previous []string
 		if exists {
@@ -188,6 +193,7 @@ func copyBundleStatus(cs *flotillav1.ClusterSync, b *flotillav1.Bundle, d *Desir
 	cs.Status.WaitingFor = st.WaitingFor
 	cs.Status.LastError = st.LastError
 	cs.Status.Inventory = st.Inventory
+	cs.Status.LastHandledReconcileAt = st.LastHandledReconcileAt
 	if st.AppliedDigest == digest {
 		// A commit that renders what the agent applied moves the applied
 		// revision along, as for push.

@@ -228,6 +228,16 @@ type BundleSpec struct {
 	// orphan what it applied, then report status.removed.
 	// +optional
 	Deletion BundleDeletion `json:"deletion,omitempty"`
+	// Suspend, set by the hub while the app, its cluster or its
+	// FleetRepository is suspended, stops the agent's applies and drift
+	// corrections; the hub leaves the rest of the spec as it was.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+	// ReconcileRequestedAt is passed on from a reconcile request on the hub
+	// (see flotilla.dev/reconcile-requested-at): a new value makes the
+	// agent check for drift now; status.lastHandledReconcileAt echoes it.
+	// +optional
+	ReconcileRequestedAt string `json:"reconcileRequestedAt,omitempty"`
 }
 
 // BundleStatus is what the agent reports for one bundle: the same record

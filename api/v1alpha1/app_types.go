@@ -360,6 +360,7 @@ type PlacementDecision struct {
 // +kubebuilder:printcolumn:name="Healthy",type=integer,JSONPath=`.status.healthy`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.revision`
+// +kubebuilder:printcolumn:name="Suspended",type=string,JSONPath=`.metadata.annotations.flotilla\.dev/suspended`
 // +kubebuilder:printcolumn:name="Rollout",type=string,JSONPath=`.status.rollout.phase`
 // +kubebuilder:printcolumn:name="Stage",type=string,JSONPath=`.status.rollout.stageName`
 // +kubebuilder:printcolumn:name="Updated",type=string,JSONPath=`.status.rollout.progress`

@@ -169,6 +169,7 @@ type ClusterStatus struct {
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.access.mode`
 // +kubebuilder:printcolumn:name="Reachable",type=string,JSONPath=`.status.conditions[?(@.type=="Reachable")].status`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Suspended",type=string,JSONPath=`.metadata.annotations.flotilla\.dev/suspended`
 // +kubebuilder:printcolumn:name="Apps",type=string,JSONPath=`.status.apps`
 // +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.capacity.nodes`
 // +kubebuilder:printcolumn:name="GPU",type=string,JSONPath=`.status.gpu`,description="nvidia.com/gpu available/allocatable"

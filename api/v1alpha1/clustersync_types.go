@@ -83,6 +83,12 @@ type ClusterSyncStatus struct {
 	// Inventory lists the objects applied, for pruning.
 	// +optional
 	Inventory []ObjectRef `json:"inventory,omitempty"`
+	// LastHandledReconcileAt is the reconcile request (the
+	// flotilla.dev/reconcile-requested-at values of the sync's
+	// FleetRepository, App, Cluster and itself) last acted on with a drift
+	// check.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 }
 
 // ClusterSync records the sync of one app on one cluster.
@@ -96,6 +102,7 @@ type ClusterSyncStatus struct {
 // +kubebuilder:printcolumn:name="Healthy",type=string,JSONPath=`.status.conditions[?(@.type=="Healthy")].status`
 // +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.appliedRevision`
 // +kubebuilder:printcolumn:name="Drift",type=integer,JSONPath=`.status.driftCorrections`
+// +kubebuilder:printcolumn:name="Suspended",type=string,JSONPath=`.status.conditions[?(@.type=="Suspended")].status`
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ClusterSync struct {

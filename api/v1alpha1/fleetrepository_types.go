@@ -87,7 +87,10 @@ type FleetRepositorySpec struct {
 	// +optional
 	StatusAuthor *GitAuthor `json:"statusAuthor,omitempty"`
 
-	// Suspend stops fetching and syncing; nothing is pruned.
+	// Suspend stops fetching and syncing: no new revision is applied and no
+	// drift is corrected on any cluster the repository covers, push or
+	// pull; nothing is pruned. The Ready condition keeps its status; the
+	// Suspended condition is True while suspended.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 }
@@ -97,7 +100,7 @@ type FleetRepositoryStatus struct {
 	// ObservedGeneration is the generation last acted on.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// Conditions: Ready, Reconciling, Stalled.
+	// Conditions: Ready, Reconciling, Stalled, Suspended.
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// Revision is the last fetched revision, as "<branch>@sha1:<sha>".
@@ -130,6 +133,7 @@ type FleetRepositoryStatus struct {
 // +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.revision`
 // +kubebuilder:printcolumn:name="Clusters",type=integer,JSONPath=`.status.clusters`
 // +kubebuilder:printcolumn:name="Apps",type=integer,JSONPath=`.status.apps`
+// +kubebuilder:printcolumn:name="Suspended",type=boolean,JSONPath=`.spec.suspend`
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type FleetRepository struct {

@@ -141,6 +141,10 @@ func diffRevisions(ctx context.Context, errOut io.Writer, repoDir, baseRev, head
 		return nil, fail(fmt.Errorf("diff: head revision: %w", err))
 	}
 	defer headSnap.Release()
+	if err := checkFleetFolder(filepath.Join(headSnap.Dir, sub), fmt.Sprintf("%s at %s", repoDir, headRev)); err != nil {
+		return nil, err
+	}
+	warnUncommitted(ctx, errOut, repoDir, headRev)
 
 	base, err := pipeline.Run(ctx, filepath.Join(baseSnap.Dir, sub), r, opts...)
 	var baseState *fleetdiff.State

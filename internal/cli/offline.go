@@ -38,6 +38,9 @@ func usageErrorf(format string, args ...any) error {
 // recorded on the status branch; otherwise, when an app places by live
 // capacity, a note on stderr says it was not used.
 func loadFleet(cmd *cobra.Command, repo string, r *render.Renderer) (*pipeline.Output, error) {
+	if err := checkFleetFolder(repo, repo); err != nil {
+		return nil, err
+	}
 	opts := []pipeline.Option{pipeline.WithLimits(limitsFromFlags(cmd)), pipeline.CheckNamespaces()}
 	capOpt, err := capacityOption(cmd, repo)
 	if err != nil {

@@ -98,6 +98,8 @@ func newRolloutVerbCommand(verb, annotation, short string) *cobra.Command {
 		Short:   short,
 		Example: fmt.Sprintf("  flotilla rollout %s adc-inference -n fleet", verb),
 		Args:    cobra.ExactArgs(1),
+		// Completes app names from the hub.
+		ValidArgsFunction: hubArgCompletion(&h, "app"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, ns, err := h.client()
 			if err != nil {
@@ -143,6 +145,8 @@ func newRolloutStatusCommand() *cobra.Command {
 		Short:   "Print where an app's rollout stands: stages, sites, gates",
 		Example: "  flotilla rollout status adc-inference -n fleet\n  flotilla rollout status adc-inference -o json",
 		Args:    cobra.ExactArgs(1),
+		// Completes app names from the hub.
+		ValidArgsFunction: hubArgCompletion(&h, "app"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "table" && output != "json" {
 				return &ExitError{Code: 2, Err: fmt.Errorf("--output %q: use table or json", output)}

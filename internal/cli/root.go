@@ -45,6 +45,7 @@ func NewRootCommand(out, errOut io.Writer) *cobra.Command {
 	for _, add := range extraCommands {
 		root.AddCommand(add())
 	}
+	addCompletions(root)
 	return root
 }
 
