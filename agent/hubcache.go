@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -57,9 +58,9 @@ func (a *Agent) startBundleCache(ctx context.Context, cfg *rest.Config) error {
 	}
 	a.bundles, a.bundlesSynced = c, inf.HasSynced
 	go func() {
-		if err := c.Start(ctx); err != nil && ctx.Err() == nil {
-			// Start fails only if the cache was started twice.
-			panic(fmt.Sprintf("agent: the Bundle cache stopped: %v", err))
+		// Start blocks until ctx ends; it fails only if started twice.
+		if err := c.Start(ctx); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "the cache of the Bundles stopped", "namespace", a.ns)
 		}
 	}()
 	return nil
