@@ -14,6 +14,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
@@ -35,10 +36,16 @@ type Agent struct {
 	bearer *bearer
 	// ns is the agent namespace on the hub (fixed once registered).
 	ns string
-	// hub reads and writes the agent namespace with the agent identity;
-	// hubWatch is the same without a request timeout, for watches.
-	hub      client.Client
-	hubWatch client.WithWatch
+	// hub reads and writes the agent namespace with the agent identity.
+	hub client.Client
+	// bundles is the informer cache of the agent namespace's Bundles (see
+	// startBundleCache); bundlesSynced reports whether it read the hub.
+	bundles       cache.Cache
+	bundlesSynced func() bool
+	// lastAgent is the Agent object as the last heartbeat left it (nil
+	// until read): the base of the next heartbeat's patch. Only the
+	// heartbeat loop touches it.
+	lastAgent *flotillav1.Agent
 
 	namespaces *apply.Namespaces
 	// apps is touched only by the sync loop.
@@ -123,17 +130,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	wcfg := rest.CopyConfig(cfg)
 	wcfg.Timeout = 0
-	if a.hubWatch, err = client.NewWithWatch(wcfg, client.Options{Scheme: a.scheme}); err != nil {
-		return fmt.Errorf("build the hub client for %s: %w", cfg.Host, err)
+	if err := a.startBundleCache(ctx, wcfg); err != nil {
+		return err
 	}
 	if err := a.loadState(ctx); err != nil {
 		return err
 	}
+	a.waitBundles(ctx, a.opts.Timeout)
 	a.readyOnce.Do(func() { close(a.ready) })
 	log.Info("agent started", "hub", a.id.HubURL, "namespace", a.ns, "apps", len(a.apps))
 
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){a.renewLoop, a.heartbeatLoop, a.watchLoop} {
+	for _, loop := range []func(context.Context){a.renewLoop, a.heartbeatLoop} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -217,8 +225,8 @@ func (a *Agent) poke() {
 	}
 }
 
-// syncLoop runs passes until ctx ends: on a watch event, when an app is
-// due, and every ResyncInterval.
+// syncLoop runs passes until ctx ends: on a change of the Bundles, when an
+// app is due, and every ResyncInterval (which reads the cache: no request).
 func (a *Agent) syncLoop(ctx context.Context) {
 	for {
 		a.pass(ctx)
@@ -240,16 +248,16 @@ func (a *Agent) syncLoop(ctx context.Context) {
 	}
 }
 
-// pass reads the bundles from the hub (or, when it cannot, goes on from
-// the persisted state), steps every app that is due, persists and reports.
+// pass reads the bundles from the cache of the hub's (or, before it has
+// read the hub once, goes on from the persisted state), steps every app
+// that is due, persists and reports. Whether the hub answers is the
+// heartbeat's and the report's to tell.
 func (a *Agent) pass(ctx context.Context) {
 	log := ctrl.LoggerFrom(ctx)
-	bundles, err := a.listBundles(ctx)
-	if err == nil {
-		a.link.up(ctx)
+	if bundles, err := a.listBundles(ctx); err == nil {
 		a.merge(ctx, bundles)
-	} else {
-		a.link.down(ctx, err)
+	} else if !errors.Is(err, errBundlesNotSynced) {
+		log.Error(err, "read the bundles")
 	}
 	now := time.Now()
 	for _, name := range a.order() {

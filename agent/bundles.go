@@ -20,15 +20,6 @@ import (
 // lacks a field the agent needs); the cluster keeps the last good state.
 const ReasonBundleRefused = "BundleRefused"
 
-// listBundles reads the Bundles of the agent namespace.
-func (a *Agent) listBundles(ctx context.Context) ([]flotillav1.Bundle, error) {
-	list := &flotillav1.BundleList{}
-	if err := a.hub.List(ctx, list, client.InNamespace(a.ns)); err != nil {
-		return nil, fmt.Errorf("list the Bundles of %s on the hub: %w", a.ns, err)
-	}
-	return list.Items, nil
-}
-
 // merge takes the hub's bundles in: a new or changed desired state is
 // fetched, verified and made the app's desired state; a bundle gone from
 // the hub is forgotten (its objects are left in place).

@@ -32,15 +32,22 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 }
 
 // heartbeat probes the member (version, capacity, hold) and patches the
-// status of the Agent object on the hub.
+// status of the Agent object on the hub: one request, a merge patch of
+// what changed since the status the last heartbeat wrote (the agent is the
+// only writer of that status). The Agent is read only when there is no
+// such status yet, at the start and after a failed write.
 func (a *Agent) heartbeat(ctx context.Context) error {
 	info, probeErr := clusterclient.Probe(ctx, a.member)
-	ag := &flotillav1.Agent{}
-	if err := a.hub.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: flotillav1.AgentObjectName}, ag); err != nil {
-		a.link.down(ctx, err)
-		return fmt.Errorf("read Agent %s/%s on the hub: %w", a.ns, flotillav1.AgentObjectName, err)
+	if a.lastAgent == nil {
+		ag := &flotillav1.Agent{}
+		if err := a.hub.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: flotillav1.AgentObjectName}, ag); err != nil {
+			a.link.down(ctx, err)
+			return fmt.Errorf("read Agent %s/%s on the hub: %w", a.ns, flotillav1.AgentObjectName, err)
+		}
+		a.lastAgent = ag
 	}
-	patch := client.MergeFrom(ag.DeepCopy())
+	ag := a.lastAgent.DeepCopy()
+	patch := client.MergeFrom(a.lastAgent)
 	now := metav1.NewTime(time.Now().Truncate(time.Second))
 	s := &ag.Status
 	s.LastHeartbeatTime = &now
@@ -71,42 +78,16 @@ func (a *Agent) heartbeat(ctx context.Context) error {
 		apimeta.SetStatusCondition(&s.Conditions, metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: flotillav1.ReasonReachable, Message: "the agent reaches the hub and its cluster", ObservedGeneration: ag.Generation})
 	}
 	if err := a.hub.Status().Patch(ctx, ag, patch); err != nil {
+		// Read the Agent again next time: it may have been re-created.
+		a.lastAgent = nil
 		a.link.down(ctx, err)
 		return fmt.Errorf("write the heartbeat to Agent %s/%s: %w", a.ns, flotillav1.AgentObjectName, err)
 	}
+	a.lastAgent = ag
 	if !a.link.isUp() {
-		// The hub is back: report the apps' statuses now.
+		// The hub answers (again): report the apps' statuses now.
+		a.link.up(ctx)
 		a.poke()
 	}
 	return nil
-}
-
-// watchTimeout bounds one watch request; the agent then watches anew.
-const watchTimeout = 5 * time.Minute
-
-// watchLoop wakes the sync loop on every change of the agent namespace's
-// Bundles; it reconnects when the watch ends (the hub restarted, or
-// became unreachable).
-func (a *Agent) watchLoop(ctx context.Context) {
-	wait := time.Second
-	for ctx.Err() == nil {
-		timeout := int64(watchTimeout / time.Second)
-		w, err := a.hubWatch.Watch(ctx, &flotillav1.BundleList{}, client.InNamespace(a.ns),
-			&client.ListOptions{Raw: &metav1.ListOptions{TimeoutSeconds: &timeout}})
-		if err == nil {
-			wait = time.Second
-			for range w.ResultChan() {
-				a.poke()
-			}
-			w.Stop()
-			a.poke()
-		} else {
-			wait = min(2*wait, 30*time.Second)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
 }

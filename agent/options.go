@@ -15,7 +15,8 @@ const (
 	DefaultStateNamespace = "flotilla-system"
 	// DefaultHeartbeatInterval is how often the agent reports to the hub.
 	DefaultHeartbeatInterval = 30 * time.Second
-	// DefaultResyncInterval is how often the agent lists its bundles even
+	// DefaultResyncInterval is how often the agent steps its bundles (read
+	// from its cache of the hub's, no request) even
 	// without a change notification from the hub.
 	DefaultResyncInterval = time.Minute
 	// DefaultHealthPollInterval is how often an app not ready yet is
@@ -48,7 +49,8 @@ type Options struct {
 	StateNamespace string
 	// HeartbeatInterval is how often the Agent status is written.
 	HeartbeatInterval time.Duration
-	// ResyncInterval is how often bundles are listed without a watch event.
+	// ResyncInterval is how often bundles are stepped without a change
+	// (reading the agent's cache of them: it sends no request to the hub).
 	ResyncInterval time.Duration
 	// HealthPollInterval is how often an app not ready yet is checked.
 	HealthPollInterval time.Duration

@@ -79,7 +79,7 @@ an agent on a site").`,
 	f.StringVar(&fl.kubeconfig, "kubeconfig", "", "kubeconfig of this (member) cluster (default: in-cluster, then $KUBECONFIG)")
 	f.StringVar(&fl.opts.StateNamespace, "state-namespace", agent.DefaultStateNamespace, "member namespace of the identity and state Secrets")
 	f.DurationVar(&fl.opts.HeartbeatInterval, "heartbeat-interval", agent.DefaultHeartbeatInterval, "how often the agent reports its heartbeat to the hub")
-	f.DurationVar(&fl.opts.ResyncInterval, "resync-interval", agent.DefaultResyncInterval, "how often the agent lists its bundles without a change notification")
+	f.DurationVar(&fl.opts.ResyncInterval, "resync-interval", agent.DefaultResyncInterval, "how often the agent steps its apps without a change of its bundles (read from its cache: no request to the hub)")
 	f.DurationVar(&fl.opts.HealthPollInterval, "health-poll-interval", agent.DefaultHealthPollInterval, "how often an app not ready yet is checked again")
 	f.DurationVar(&fl.opts.DefaultDriftInterval, "default-drift-interval", agent.DefaultDriftInterval, "drift check interval of a bundle that sets none")
 	f.DurationVar(&fl.opts.Timeout, "timeout", agent.DefaultTimeout, "timeout of every request to the hub or to this cluster")

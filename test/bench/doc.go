@@ -12,6 +12,12 @@
 // and the controller's heap per cluster. The method, its limits and the
 // results are in docs/benchmarks.md; run it with `make bench`.
 //
+// BenchmarkPullSync runs the same fleet and commits twice in one run: pushed
+// by the hub, then pulled by N in-process agents (package agent), each
+// registered through the real registration flow with its own identity. It
+// reports the ratio pull/push of commit -> synced, and the hub requests and
+// hub API server CPU per commit and while idle, against the heartbeat.
+//
 // The package has only test files besides this one; `go test ./test/bench`
 // runs a fast check of the generated fleet and skips the benchmarks.
 package bench

@@ -49,6 +49,10 @@ type hubEnv struct {
 	// cache is the running controller's cache: reading it sends nothing
 	// to the hub API server.
 	cache cache.Cache
+	// beforeCommit and afterCommit, when set, are called around each
+	// timed commit of commitRounds (BenchmarkPullSync splits its phases).
+	beforeCommit func(commit string)
+	afterCommit  func(*phaseResult)
 
 	stop context.CancelFunc
 	done chan error
