@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -66,25 +65,9 @@ func samePlacement(a, b *flotillav1.PlacementStatus) bool {
 func placementStatus(placed *placement.Result, app, rev string) *flotillav1.PlacementStatus {
 	now := metav1.Now()
 	st := &flotillav1.PlacementStatus{Revision: rev, Time: &now}
-	var ds []placement.Decision
-	for _, d := range placed.Decisions {
-		if d.App == app {
-			ds = append(ds, d)
-		}
-	}
-	slices.SortStableFunc(ds, func(a, b placement.Decision) int {
-		if a.Placed != b.Placed {
-			if a.Placed {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Cluster, b.Cluster)
-	})
-	if len(ds) > flotillav1.MaxPlacementDecisions {
-		st.Omitted = int32(len(ds) - flotillav1.MaxPlacementDecisions) //nolint:gosec // bounded by the fleet's cluster limit
-		ds = ds[:flotillav1.MaxPlacementDecisions]
-	}
+	// Only the decisions the status keeps are built.
+	ds, omitted := placed.DecisionsFor(app, flotillav1.MaxPlacementDecisions)
+	st.Omitted = int32(omitted) //nolint:gosec // bounded by the fleet's cluster limit
 	for _, d := range ds {
 		pd := flotillav1.PlacementDecision{Cluster: d.Cluster, Placed: d.Placed, Reason: capacityReason(d.Reasons)}
 		for _, f := range d.Figures {

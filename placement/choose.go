@@ -3,7 +3,6 @@ package placement
 import (
 	"cmp"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,7 +35,8 @@ func describeSource(vs flotillav1.ValueSource) string {
 
 // rank orders the candidates by rankBy (numerically when every value that
 // is set is a number, lexically otherwise; clusters without the value last;
-// ties by name), or by name without rankBy.
+// ties by name), or by name without rankBy. It records on the app's facts
+// whether the order was numeric.
 func (p *appPlacement) rank(cands []candidate) []candidate {
 	if p.roomRanked() {
 		return p.rankByRoom(cands)
@@ -45,26 +45,65 @@ func (p *appPlacement) rank(cands []candidate) []candidate {
 	if rb == nil {
 		return cands // already in name order
 	}
-	type ranked struct {
-		candidate
-		value string
-		set   bool
-		num   float64
-	}
-	rs := make([]ranked, len(cands))
+	t := p.x.values(rb.ValueSource)
 	numeric := true
-	for i, c := range cands {
-		v, ok := valueOf(c.cluster, rb.ValueSource)
-		rs[i] = ranked{candidate: c, value: v, set: ok}
-		if ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-				numeric = false
-			}
-			rs[i].num = f
+	for _, c := range cands {
+		if t.set[c.idx] && !t.isNum[c.idx] {
+			numeric = false
+			break
 		}
 	}
-	slices.SortStableFunc(rs, func(a, b ranked) int {
+	p.facts.numeric = numeric
+	if numeric {
+		return rankNumeric(cands, t, rb.Descending)
+	}
+	// The candidates are in name order: their positions break ties.
+	order := make([]int32, len(cands))
+	for k := range order {
+		order[k] = int32(k) //nolint:gosec // a candidate's position, capped by fleet.Limits
+	}
+	idx := func(k int32) int { return cands[k].idx }
+	slices.SortFunc(order, func(a, b int32) int {
+		sa, sb := t.set[idx(a)], t.set[idx(b)]
+		if sa != sb {
+			if sa {
+				return -1
+			}
+			return 1
+		}
+		var c int
+		if sa {
+			if numeric {
+				c = cmp.Compare(t.num[idx(a)], t.num[idx(b)])
+			} else {
+				c = strings.Compare(t.value[idx(a)], t.value[idx(b)])
+			}
+			if rb.Descending {
+				c = -c
+			}
+		}
+		return cmp.Or(c, cmp.Compare(a, b))
+	})
+	out := make([]candidate, len(order))
+	for k, pos := range order {
+		out[k] = cands[pos]
+	}
+	return out
+}
+
+// rankNumeric is rank when every value set is a number.
+func rankNumeric(cands []candidate, t *valueTable, descending bool) []candidate {
+	type key struct {
+		num float64
+		pos int32
+		set bool
+	}
+	keys := make([]key, len(cands))
+	for k, c := range cands {
+		keys[k] = key{num: t.num[c.idx], pos: int32(k), set: t.set[c.idx]} //nolint:gosec // a candidate's position, capped by fleet.Limits
+	}
+	// The candidates are in name order: their positions break ties.
+	slices.SortFunc(keys, func(a, b key) int {
 		if a.set != b.set {
 			if a.set {
 				return -1
@@ -73,43 +112,88 @@ func (p *appPlacement) rank(cands []candidate) []candidate {
 		}
 		var c int
 		if a.set {
-			if numeric {
-				c = cmp.Compare(a.num, b.num)
-			} else {
-				c = strings.Compare(a.value, b.value)
-			}
-			if rb.Descending {
+			c = cmp.Compare(a.num, b.num)
+			if descending {
 				c = -c
 			}
 		}
-		return cmp.Or(c, strings.Compare(a.cluster.Name, b.cluster.Name))
+		return cmp.Or(c, cmp.Compare(a.pos, b.pos))
 	})
+	out := make([]candidate, len(keys))
+	for k, key := range keys {
+		out[k] = cands[key.pos]
+	}
+	return out
+}
+
+// ranks says whether rank orders the app's candidates (and each says
+// where it ranked).
+func (p *appPlacement) ranks() bool {
+	return p.roomRanked() || p.app.Spec.Placement.RankBy != nil
+}
+
+// rankReason says where cluster i ranked: pos (from 0) of n candidates.
+// d holds the figures fits recorded.
+func (p *appPlacement) rankReason(i, pos, n int, d *Decision) string {
+	if p.roomRanked() {
+		return p.roomRankReason(i, pos, n, d)
+	}
+	rb := p.app.Spec.Placement.RankBy
+	src := describeSource(rb.ValueSource)
+	v, set := valueOf(p.x.clusters[i], rb.ValueSource)
+	if !set {
+		return fmt.Sprintf("ranked %d of %d: %s is not set, so it ranks after the clusters that set it", pos+1, n, src)
+	}
 	order := "ascending"
 	if rb.Descending {
 		order = "descending"
 	}
 	kind := "lexical"
-	if numeric {
+	if p.facts.numeric {
 		kind = "numeric"
 	}
-	src := describeSource(rb.ValueSource)
-	out := make([]candidate, len(rs))
-	for i, r := range rs {
-		out[i] = r.candidate
-		if r.set {
-			r.decision.Reasons = append(r.decision.Reasons, fmt.Sprintf("ranked %d of %d by %s=%s (%s, %s)", i+1, len(rs), src, r.value, kind, order))
-		} else {
-			r.decision.Reasons = append(r.decision.Reasons, fmt.Sprintf("ranked %d of %d: %s is not set, so it ranks after the clusters that set it", i+1, len(rs), src))
-		}
-	}
-	return out
+	return fmt.Sprintf("ranked %d of %d by %s=%s (%s, %s)", pos+1, n, src, v, kind, order)
 }
 
-// choose ranks the candidates and takes them in order, honouring spread
-// and maxClusters. The chosen clusters are returned in name order.
-func (p *appPlacement) choose(cands []candidate) []candidate {
+// chooseStep is what choose did with one candidate.
+type chooseStep struct {
+	kind chooseKind
+	// n and limit: the count and the maximum the step compared.
+	n, limit int
+}
+
+type chooseKind uint8
+
+const (
+	// maxClustersReached: not chosen, maxClusters clusters already are.
+	maxClustersReached chooseKind = iota
+	// spreadFull: not chosen, its spread group already has limit.
+	spreadFull
+	// spreadCounted: its spread group now has n of limit.
+	spreadCounted
+	// chosenOf: chosen, the n-th of maxClusters limit.
+	chosenOf
+)
+
+// reason says a step in words; c is the candidate's cluster.
+func (s chooseStep) reason(p *appPlacement, c *flotillav1.Cluster) string {
+	switch s.kind {
+	case maxClustersReached:
+		return fmt.Sprintf("not chosen: maxClusters %d reached", s.limit)
+	case spreadFull:
+		return fmt.Sprintf("not chosen: spread %s already has %d of max %d", describeGroup(p.app.Spec.Placement.Spread.LabelKey, c), s.n, s.limit)
+	case spreadCounted:
+		return fmt.Sprintf("spread %s: %d of max %d", describeGroup(p.app.Spec.Placement.Spread.LabelKey, c), s.n, s.limit)
+	}
+	return fmt.Sprintf("chosen: %d of maxClusters %d", s.n, s.limit)
+}
+
+// choose takes the ranked candidates in order, honouring spread and
+// maxClusters. The chosen clusters are returned in name order. note, when
+// set, is told every step about every candidate (in the order taken);
+// without it choose stops once maxClusters are chosen.
+func (p *appPlacement) choose(ranked []candidate, note func(c candidate, s chooseStep)) []candidate {
 	pl := p.app.Spec.Placement
-	ranked := p.keepRunningFirst(p.rank(cands))
 	maxClusters := -1
 	if pl.MaxClusters != nil {
 		maxClusters = int(*pl.MaxClusters)
@@ -126,25 +210,31 @@ func (p *appPlacement) choose(cands []candidate) []candidate {
 	var chosen []candidate
 	for _, c := range ranked {
 		if maxClusters >= 0 && len(chosen) >= maxClusters {
-			c.decision.Reasons = append(c.decision.Reasons, fmt.Sprintf("not chosen: maxClusters %d reached", maxClusters))
+			if note == nil {
+				break
+			}
+			note(c, chooseStep{kind: maxClustersReached, limit: maxClusters})
 			continue
 		}
 		if pl.Spread != nil {
-			group := describeGroup(spreadKey, c.cluster)
 			v := c.cluster.Labels[spreadKey]
 			if perValue[v] >= maxPer {
-				c.decision.Reasons = append(c.decision.Reasons, fmt.Sprintf("not chosen: spread %s already has %d of max %d", group, perValue[v], maxPer))
+				if note != nil {
+					note(c, chooseStep{kind: spreadFull, n: perValue[v], limit: maxPer})
+				}
 				continue
 			}
 			perValue[v]++
-			c.decision.Reasons = append(c.decision.Reasons, fmt.Sprintf("spread %s: %d of max %d", group, perValue[v], maxPer))
+			if note != nil {
+				note(c, chooseStep{kind: spreadCounted, n: perValue[v], limit: maxPer})
+			}
 		}
-		if maxClusters >= 0 {
-			c.decision.Reasons = append(c.decision.Reasons, fmt.Sprintf("chosen: %d of maxClusters %d", len(chosen)+1, maxClusters))
+		if maxClusters >= 0 && note != nil {
+			note(c, chooseStep{kind: chosenOf, n: len(chosen) + 1, limit: maxClusters})
 		}
 		chosen = append(chosen, c)
 	}
-	slices.SortFunc(chosen, func(a, b candidate) int { return strings.Compare(a.cluster.Name, b.cluster.Name) })
+	slices.SortFunc(chosen, func(a, b candidate) int { return cmp.Compare(a.idx, b.idx) })
 	return chosen
 }
 
@@ -171,26 +261,22 @@ func (p *appPlacement) rankByRoom(cands []candidate) []candidate {
 	rb := p.app.Spec.Placement.RankBy
 	descending := rb == nil || rb.Descending
 	type ranked struct {
-		i       int
 		value   float64
+		pos     int32
 		known   bool
 		running bool
 	}
+	sticky := p.sticky()
 	rs := make([]ranked, len(cands))
-	for i, c := range cands {
-		r := ranked{i: i, running: p.running[c.cluster.Name] && p.sticky()}
-		// fits recorded the figures of every resource the app reads on
-		// each cluster of known capacity.
-		if len(c.decision.Figures) > 0 {
+	for k, c := range cands {
+		r := ranked{pos: int32(k), running: sticky && p.running[c.cluster.Name]} //nolint:gosec // a candidate's position, capped by fleet.Limits
+		if p.known(c.idx) {
 			r.known = true
-			if rb != nil {
-				r.value = figure(c.decision, rb.Available).Available.AsApproximateFloat64()
-			} else {
-				r.value = room(c.decision)
-			}
+			r.value = p.roomValue(c.idx)
 		}
-		rs[i] = r
+		rs[k] = r
 	}
+	// The candidates are in name order: their positions break ties.
 	slices.SortFunc(rs, func(a, b ranked) int {
 		if a.running != b.running {
 			if a.running {
@@ -208,48 +294,57 @@ func (p *appPlacement) rankByRoom(cands []candidate) []candidate {
 		if descending {
 			c = -c
 		}
-		return cmp.Or(c, strings.Compare(cands[a.i].cluster.Name, cands[b.i].cluster.Name))
+		return cmp.Or(c, cmp.Compare(a.pos, b.pos))
 	})
+	out := make([]candidate, len(rs))
+	for k, r := range rs {
+		out[k] = cands[r.pos]
+	}
+	return out
+}
+
+// roomValue is what rankByRoom orders cluster i (of known capacity) by:
+// its available rankBy.available, or its room.
+func (p *appPlacement) roomValue(i int) float64 {
+	if rb := p.app.Spec.Placement.RankBy; rb != nil {
+		return p.approxAvailable(i, rb.Available)
+	}
+	return p.room(i)
+}
+
+// roomRankReason says where cluster i ranked by live capacity.
+func (p *appPlacement) roomRankReason(i, pos, n int, d *Decision) string {
+	rb := p.app.Spec.Placement.RankBy
+	switch {
+	case p.sticky() && p.running[p.x.clusters[i].Name]:
+		return fmt.Sprintf("ranked %d of %d: the app runs here and it still qualifies, so it stays (hysteresis: it moves only when a site no longer fits)", pos+1, n)
+	case !p.known(i):
+		return fmt.Sprintf("ranked %d of %d: capacity unknown, so it ranks after the clusters with figures", pos+1, n)
+	}
 	order := "ascending"
-	if descending {
+	if rb == nil || rb.Descending {
 		order = "descending"
 	}
 	by := "room (how many times requires fits)"
 	if rb != nil {
 		by = describeSource(rb.ValueSource)
 	}
-	out := make([]candidate, len(rs))
-	for k, r := range rs {
-		c := cands[r.i]
-		out[k] = c
-		var why string
-		switch {
-		case r.running:
-			why = fmt.Sprintf("ranked %d of %d: the app runs here and it still qualifies, so it stays (hysteresis: it moves only when a site no longer fits)", k+1, len(rs))
-		case !r.known:
-			why = fmt.Sprintf("ranked %d of %d: capacity unknown, so it ranks after the clusters with figures", k+1, len(rs))
-		default:
-			// Built by hand: this runs for every candidate.
-			var b strings.Builder
-			b.Grow(48 + len(by))
-			b.WriteString("ranked ")
-			b.WriteString(strconv.Itoa(k + 1))
-			b.WriteString(" of ")
-			b.WriteString(strconv.Itoa(len(rs)))
-			b.WriteString(" by ")
-			b.WriteString(by)
-			b.WriteByte('=')
-			if rb != nil {
-				writeQuantity(&b, figure(c.decision, rb.Available).Available)
-			} else {
-				b.WriteString(strconv.FormatFloat(r.value, 'f', -1, 64))
-			}
-			b.WriteString(" (")
-			b.WriteString(order)
-			b.WriteByte(')')
-			why = b.String()
-		}
-		c.decision.Reasons = append(c.decision.Reasons, why)
+	var b strings.Builder
+	b.Grow(48 + len(by))
+	b.WriteString("ranked ")
+	b.WriteString(strconv.Itoa(pos + 1))
+	b.WriteString(" of ")
+	b.WriteString(strconv.Itoa(n))
+	b.WriteString(" by ")
+	b.WriteString(by)
+	b.WriteByte('=')
+	if rb != nil {
+		writeQuantity(&b, figure(d, rb.Available).Available)
+	} else {
+		b.WriteString(strconv.FormatFloat(p.room(i), 'f', -1, 64))
 	}
-	return out
+	b.WriteString(" (")
+	b.WriteString(order)
+	b.WriteByte(')')
+	return b.String()
 }

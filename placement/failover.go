@@ -2,7 +2,6 @@ package placement
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,30 +32,24 @@ func isUnreachableTaint(t *corev1.Taint) bool {
 	return t.Key == flotillav1.TaintUnreachable && t.Effect == corev1.TaintEffectNoExecute
 }
 
-// clusterTaints returns the taints placement checks for a cluster: its
-// declared spec.taints, then the hub's.
-func (p *appPlacement) clusterTaints(c *flotillav1.Cluster) []corev1.Taint {
-	hub := p.hubTaints[c.Name]
-	if len(hub) == 0 {
-		return c.Spec.Taints
-	}
-	return append(slices.Clip(c.Spec.Taints), hub...)
-}
-
 // failoverTolerates decides the unreachable taint t of cluster c for the
 // app, recording why. An app without failover stays on (and may be placed
 // on) the cluster. An app with failover is kept off it, except where it
 // already runs: there it stays until tolerationSeconds after the taint was
 // added, and the result's RecheckAt asks to be placed again then.
 func (p *appPlacement) failoverTolerates(c *flotillav1.Cluster, t *corev1.Taint, d *Decision) bool {
-	desc := t.ToString()
+	note := func(format string, args ...any) {
+		if d != nil {
+			d.Reasons = append(d.Reasons, fmt.Sprintf(format, args...))
+		}
+	}
 	fo := p.app.Spec.Placement.Failover
 	if fo == nil {
-		d.Reasons = append(d.Reasons, "taint "+desc+" tolerated: the app sets no placement.failover, so it stays while the cluster is unreachable")
+		note("taint %s tolerated: the app sets no placement.failover, so it stays while the cluster is unreachable", t.ToString())
 		return true
 	}
 	if !p.running[c.Name] {
-		d.Reasons = append(d.Reasons, "taint "+desc+" not tolerated: placement.failover keeps the app off an unreachable cluster")
+		note("taint %s not tolerated: placement.failover keeps the app off an unreachable cluster", t.ToString())
 		return false
 	}
 	var secs int64
@@ -64,18 +57,18 @@ func (p *appPlacement) failoverTolerates(c *flotillav1.Cluster, t *corev1.Taint,
 		secs = max(*fo.TolerationSeconds, 0)
 	}
 	if t.TimeAdded == nil || p.now.IsZero() {
-		d.Reasons = append(d.Reasons, fmt.Sprintf("taint %s not tolerated: failover.tolerationSeconds %d counts as expired (no time to count from)", desc, secs))
+		note("taint %s not tolerated: failover.tolerationSeconds %d counts as expired (no time to count from)", t.ToString(), secs)
 		return false
 	}
 	until := t.TimeAdded.Add(time.Duration(secs) * time.Second)
 	if !p.now.Before(until) {
-		d.Reasons = append(d.Reasons, fmt.Sprintf("taint %s not tolerated: failover.tolerationSeconds %d expired at %s, so the app fails over",
-			desc, secs, until.UTC().Format(time.RFC3339)))
+		note("taint %s not tolerated: failover.tolerationSeconds %d expired at %s, so the app fails over",
+			t.ToString(), secs, until.UTC().Format(time.RFC3339))
 		return false
 	}
-	d.Reasons = append(d.Reasons, fmt.Sprintf("taint %s tolerated until %s (failover.tolerationSeconds %d): the app runs here",
-		desc, until.UTC().Format(time.RFC3339), secs))
-	if p.res.RecheckAt.IsZero() || until.Before(p.res.RecheckAt) {
+	note("taint %s tolerated until %s (failover.tolerationSeconds %d): the app runs here",
+		t.ToString(), until.UTC().Format(time.RFC3339), secs)
+	if p.placing() && (p.res.RecheckAt.IsZero() || until.Before(p.res.RecheckAt)) {
 		p.res.RecheckAt = until
 	}
 	return true
@@ -102,13 +95,12 @@ func (p *appPlacement) sticky() bool {
 // still qualifies. Failback Return, and apps without failover, keep the
 // ranked order.
 func (p *appPlacement) keepRunningFirst(ranked []candidate) []candidate {
-	if p.app.Spec.Placement.Failover == nil || failback(p.app) != flotillav1.FailbackStay || len(p.running) == 0 {
+	if !p.prefersRunning() {
 		return ranked
 	}
 	out := make([]candidate, 0, len(ranked))
 	for _, c := range ranked {
 		if p.running[c.cluster.Name] {
-			c.decision.Reasons = append(c.decision.Reasons, "preferred: failback Stay keeps the app on the clusters it runs on")
 			out = append(out, c)
 		}
 	}
@@ -122,3 +114,13 @@ func (p *appPlacement) keepRunningFirst(ranked []candidate) []candidate {
 	}
 	return out
 }
+
+// prefersRunning says whether keepRunningFirst moves the candidates the
+// app runs on first (and each of them says so).
+func (p *appPlacement) prefersRunning() bool {
+	return p.app.Spec.Placement.Failover != nil && failback(p.app) == flotillav1.FailbackStay && len(p.running) > 0
+}
+
+// preferredReason is the step keepRunningFirst adds to a candidate the
+// app runs on.
+const preferredReason = "preferred: failback Stay keeps the app on the clusters it runs on"

@@ -13,14 +13,14 @@ import (
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 )
 
-// availableOf returns the amount of a resource a cluster of known
-// capacity has available for this app: the live figure plus what the app
+// availableOf returns the amount of a resource cluster i (of known
+// capacity) has available for this app: the live figure plus what the app
 // itself holds there. A cluster with figures that does not list the
 // resource has none of it.
-func (p *appPlacement) availableOf(capa *Capacity, cluster string, name corev1.ResourceName) resource.Quantity {
-	q := capa.Available[name]
+func (p *appPlacement) availableOf(i int, name corev1.ResourceName) resource.Quantity {
+	q := p.x.figures[name].available[i]
 	if p.held != nil {
-		if h, ok := p.held[cluster][name]; ok {
+		if h, ok := p.held[p.x.clusters[i].Name][name]; ok {
 			q = q.DeepCopy()
 			q.Add(h)
 		}
@@ -28,20 +28,56 @@ func (p *appPlacement) availableOf(capa *Capacity, cluster string, name corev1.R
 	return q
 }
 
-// figureAvailable returns the available amount of a resource recorded on
-// a decision, zero when the decision has no figure for it (unknown
-// capacity).
-func figureAvailable(d *Decision, name corev1.ResourceName) resource.Quantity {
-	if f := figure(d, name); f != nil {
-		return f.Available
+// approxAvailable is availableOf as a float, for ranking.
+func (p *appPlacement) approxAvailable(i int, name corev1.ResourceName) float64 {
+	if p.held != nil {
+		if _, ok := p.held[p.x.clusters[i].Name][name]; ok {
+			q := p.availableOf(i, name)
+			return q.AsApproximateFloat64()
+		}
 	}
-	return resource.Quantity{}
+	return p.x.figures[name].approx[i]
 }
 
-// capacityResources are the resources whose figures the app's placement
+// known says whether the capacity of cluster i is known and the app reads
+// some of its figures: the decision then records them (recordFigures).
+func (p *appPlacement) known(i int) bool {
+	return len(p.resources) > 0 && p.x.known != nil && p.x.known[i]
+}
+
+// knownAvailable returns the available amount of a resource on cluster i
+// as the app sees it, zero when its capacity is unknown.
+func (p *appPlacement) knownAvailable(i int, name corev1.ResourceName) resource.Quantity {
+	if !p.known(i) {
+		return resource.Quantity{}
+	}
+	return p.availableOf(i, name)
+}
+
+// requirement is one resource of spec.placement.requires, with its
+// figures.
+type requirement struct {
+	name    corev1.ResourceName
+	want    resource.Quantity
+	figures *resourceFigures
+}
+
+// requirements lists the app's requires in resource order, with the
+// figures of the index (nil without live capacity).
+func requirements(a *flotillav1.App, resources []corev1.ResourceName, x *fleetIndex) []requirement {
+	var out []requirement
+	for _, name := range resources {
+		if want, ok := a.Spec.Placement.Requires[name]; ok {
+			out = append(out, requirement{name: name, want: want, figures: x.figures[name]})
+		}
+	}
+	return out
+}
+
+// capacityResources are the resources whose figures an app's placement
 // reads, sorted.
-func (p *appPlacement) capacityResources() []corev1.ResourceName {
-	pl := p.app.Spec.Placement
+func capacityResources(a *flotillav1.App) []corev1.ResourceName {
+	pl := a.Spec.Placement
 	var out []corev1.ResourceName
 	for name := range pl.Requires {
 		out = append(out, name)
@@ -59,25 +95,17 @@ func (p *appPlacement) capacityResources() []corev1.ResourceName {
 }
 
 // recordFigures stores on the decision the figures of the resources the
-// app reads. Nothing is stored for a cluster of unknown capacity.
-func (p *appPlacement) recordFigures(c *flotillav1.Cluster, d *Decision, resources []corev1.ResourceName) {
-	capa, ok := p.capacity[c.Name]
-	if !ok {
-		return
-	}
-	p.knownHere = true
+// app reads on cluster i, of known capacity.
+func (p *appPlacement) recordFigures(i int, d *Decision) {
 	req := p.app.Spec.Placement.Requires
-	if len(p.figures) < len(resources) {
-		p.figures = make([]Figure, len(resources)*min(len(p.clusters), 1024))
-	}
-	d.Figures = p.figures[:0:len(resources)]
-	p.figures = p.figures[len(resources):]
-	for _, name := range resources {
-		f := Figure{Resource: name, Available: p.availableOf(&capa, c.Name, name), Allocatable: capa.Allocatable[name]}
-		if h, ok := p.held[c.Name][name]; ok {
+	name := p.x.clusters[i].Name
+	d.Figures = make([]Figure, 0, len(p.resources))
+	for _, res := range p.resources {
+		f := Figure{Resource: res, Available: p.availableOf(i, res), Allocatable: p.x.figures[res].allocatable[i]}
+		if h, ok := p.held[name][res]; ok {
 			f.Held = h.DeepCopy()
 		}
-		if r, ok := req[name]; ok {
+		if r, ok := req[res]; ok {
 			r := r.DeepCopy()
 			f.Required = &r
 		}
@@ -85,35 +113,44 @@ func (p *appPlacement) recordFigures(c *flotillav1.Cluster, d *Decision, resourc
 	}
 }
 
-// fits checks spec.placement.requires against the cluster's available
-// figures (as the app sees them: with what it holds there added back),
-// recording the figures and a reason.
-func (p *appPlacement) fits(c *flotillav1.Cluster, d *Decision) bool {
-	if p.resources == nil {
-		p.resources = p.capacityResources()
-	}
-	resources := p.resources
-	if len(resources) == 0 {
+// fits checks spec.placement.requires against the available figures of
+// cluster i (as the app sees them: with what it holds there added back).
+// Explaining (d not nil), it records the figures and a reason.
+func (p *appPlacement) fits(i int, d *Decision) bool {
+	if len(p.resources) == 0 {
 		return true
 	}
-	p.knownHere = false
-	p.recordFigures(c, d, resources)
+	known := p.known(i)
+	if d != nil && known {
+		p.recordFigures(i, d)
+	}
 	req := p.app.Spec.Placement.Requires
 	if len(req) == 0 {
 		return true
 	}
-	if !p.knownHere {
-		why := "the hub has no figures for it yet"
-		if p.capacity == nil {
-			why = "live capacity was not used"
+	if !known {
+		if d != nil {
+			why := "the hub has no figures for it yet"
+			if p.capacity == nil {
+				why = "live capacity was not used"
+			}
+			d.Reasons = append(d.Reasons, fmt.Sprintf("does not meet requires %s: capacity unknown (%s)", describeResources(req), why))
 		}
-		d.Reasons = append(d.Reasons, fmt.Sprintf("does not meet requires %s: capacity unknown (%s)", describeResources(req), why))
 		return false
 	}
-	if p.reqText == "" {
-		p.reqText = describeResources(req)
+	if d == nil {
+		for k := range p.required {
+			r := &p.required[k]
+			q := r.figures.available[i]
+			if p.held != nil {
+				q = p.availableOf(i, r.name)
+			}
+			if q.Cmp(r.want) < 0 {
+				return false
+			}
+		}
+		return true
 	}
-	// Built by hand: this runs for every (app, cluster) pair.
 	var b strings.Builder
 	b.Grow(64 + 48*len(d.Figures))
 	fits := true
@@ -127,7 +164,7 @@ func (p *appPlacement) fits(c *flotillav1.Cluster, d *Decision) bool {
 	} else {
 		b.WriteString("meets requires ")
 	}
-	b.WriteString(p.reqText)
+	b.WriteString(describeResources(req))
 	b.WriteString(": ")
 	first := true
 	for _, f := range d.Figures {
@@ -209,17 +246,18 @@ func (p *appPlacement) roomRanked() bool {
 	return len(pl.Requires) > 0 && pl.MaxClusters != nil
 }
 
-// room is how many times the app's requirement fits in the cluster's
-// available figures: the smallest available/required ratio over the
-// required resources (a required amount of zero does not limit it). It
-// reads the figures fits recorded on the decision.
-func room(d *Decision) float64 {
+// room is how many times the app's requirement fits in the available
+// figures of cluster i, of known capacity: the smallest
+// available/required ratio over the required resources (a required
+// amount of zero does not limit it).
+func (p *appPlacement) room(i int) float64 {
 	r, first := 0.0, true
-	for _, f := range d.Figures {
-		if f.Required == nil || f.Required.Sign() <= 0 {
+	for _, name := range p.resources {
+		want, ok := p.app.Spec.Placement.Requires[name]
+		if !ok || want.Sign() <= 0 {
 			continue
 		}
-		ratio := f.Available.AsApproximateFloat64() / f.Required.AsApproximateFloat64()
+		ratio := p.approxAvailable(i, name) / want.AsApproximateFloat64()
 		if first || ratio < r {
 			r, first = ratio, false
 		}
@@ -241,6 +279,13 @@ func figure(d *Decision, name corev1.ResourceName) *Figure {
 func ratFromQuantity(q resource.Quantity) *big.Rat {
 	if q.Sign() <= 0 {
 		return new(big.Rat)
+	}
+	if v, ok := q.AsInt64(); ok {
+		return new(big.Rat).SetInt64(v)
+	}
+	// Most fractional figures are whole milli-units (CPU).
+	if m := q.MilliValue(); resource.NewMilliQuantity(m, resource.DecimalSI).Cmp(q) == 0 {
+		return big.NewRat(m, 1000)
 	}
 	r, ok := new(big.Rat).SetString(q.AsDec().String())
 	if !ok {

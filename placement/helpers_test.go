@@ -92,7 +92,7 @@ func assertClusters(t *testing.T, res *Result, app string, want ...string) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("app %s placed on %v, want %v", app, got, want)
-		for _, d := range res.Decisions {
+		for _, d := range res.Decisions() {
 			if d.App == app {
 				t.Logf("  %s: %v", d.Cluster, d.Reasons)
 			}

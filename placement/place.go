@@ -70,22 +70,27 @@ func Place(f *fleet.Fleet, opts ...Option) *Result {
 	}
 	clusters := sortedClusters(f.Clusters)
 	apps := sortedApps(f.Apps)
-	// Every app has a decision per cluster: size the list once rather
-	// than growing (and copying) it app after app.
-	res.Decisions = make([]Decision, 0, len(apps)*len(clusters))
-	vars := make(map[string]map[string]string, len(clusters))
-	for _, c := range clusters {
-		vars[c.Name] = clusterVars(c)
-	}
-	for _, app := range apps {
-		p := &appPlacement{f: f, app: app, file: f.AppFiles[app.Name], clusters: clusters, vars: vars, running: o.running[app.Name], res: res,
-			hubTaints: o.hubTaints, now: o.now, capacity: o.capacity, held: o.held[app.Name]}
-		p.place()
+	ex := &explainer{f: &fleet.Fleet{Root: f.Root, ClusterOverlays: f.ClusterOverlays}, o: o, x: newFleetIndex(clusters, apps, &o), apps: apps, appIdx: make(map[string]int, len(apps)), facts: make([]appFacts, len(apps))}
+	res.explain = ex
+	// Each app's targets are kept apart and copied once into the result.
+	perApp := make([][]Target, len(apps))
+	scratch := make([]candidate, 0, len(clusters))
+	n := 0
+	for i, app := range apps {
+		ex.appIdx[app.Name] = i
+		perApp[i] = ex.appPlacement(f, i, res).place(scratch)
+		n += len(perApp[i])
 		// Checked after each app: one app adds at most one target per
 		// cluster, and the clusters are capped by fleet.Limits.
-		if len(res.Targets) > o.maxTargets {
-			return overTargetLimit(f, res, app.Name, o.maxTargets)
+		if n > o.maxTargets {
+			return overTargetLimit(f, n, app.Name, o.maxTargets)
 		}
+	}
+	if n > 0 {
+		res.Targets = make([]Target, 0, n)
+	}
+	for _, targets := range perApp {
+		res.Targets = append(res.Targets, targets...)
 	}
 	assignWaves(res, apps)
 	warnUnplacedDependencies(f, res, apps)
@@ -94,10 +99,9 @@ func Place(f *fleet.Fleet, opts ...Option) *Result {
 	return res
 }
 
-// overTargetLimit drops every target of res and reports, on the file of
+// overTargetLimit drops every target (n so far) and reports, on the file of
 // the app that went over it, that the fleet places too many.
-func overTargetLimit(f *fleet.Fleet, res *Result, app string, limit int) *Result {
-	n := len(res.Targets)
+func overTargetLimit(f *fleet.Fleet, n int, app string, limit int) *Result {
 	return &Result{Errors: []fleet.Diagnostic{{
 		File:     f.AppFiles[app],
 		Severity: fleet.SeverityError,
@@ -191,105 +195,139 @@ func warnUnplacedDependencies(f *fleet.Fleet, res *Result, apps []*flotillav1.Ap
 	}
 }
 
-// appPlacement places one app.
+// appPlacement places one app, or explains its decisions.
 type appPlacement struct {
 	f        *fleet.Fleet
 	app      *flotillav1.App
 	file     string
+	x        *fleetIndex
 	clusters []*flotillav1.Cluster
-	vars     map[string]map[string]string // per cluster, shared: clone before use
 	running  map[string]bool
-	res      *Result
+	// res is the result being built while placing; nil while explaining
+	// (see placing).
+	res *Result
 	// hubTaints and now: see WithClusterTaints and WithNow.
 	hubTaints map[string][]corev1.Taint
 	now       time.Time
 	capacity  map[string]Capacity
 	held      map[string]corev1.ResourceList
-	// resources are the resources whose figures the app reads, computed
-	// once (capacityResources); nil until then.
+	// resources are the resources whose figures the app reads, required
+	// those it requires.
 	resources []corev1.ResourceName
-	// knownHere is set by recordFigures: the cluster it looked at has
-	// figures.
-	knownHere bool
-	// reqText is describeResources of the app's requires, once.
-	reqText string
-	// figures is the unused part of a backing array for the decisions'
-	// figures (recordFigures).
-	figures []Figure
+	required  []requirement
+	// facts are what placing keeps for explaining.
+	facts *appFacts
 }
 
-// reasonsPerDecision is how many reasons each decision has room for
-// before its slice is reallocated.
-const reasonsPerDecision = 4
+// placing says whether p places the app (and reports problems) rather
+// than explains its decisions.
+func (p *appPlacement) placing() bool { return p.res != nil }
 
-// candidate is a cluster that passed selection, exclusion and taints.
+// candidate is a cluster that passed selection, exclusion, taints and
+// requires.
 type candidate struct {
-	cluster  *flotillav1.Cluster
-	decision *Decision
+	// idx is the cluster's index in the fleet index (name order).
+	idx     int
+	cluster *flotillav1.Cluster
 }
 
-func (p *appPlacement) place() {
-	// The decisions are written in place at the end of the result's list
-	// (Place sized it for every app), so they are not copied.
-	start := len(p.res.Decisions)
-	p.res.Decisions = slices.Grow(p.res.Decisions, len(p.clusters))[:start+len(p.clusters)]
-	decisions := p.res.Decisions[start:]
-	// One backing array for the first reasons of every decision: a
-	// decision that needs more than reasonsPerDecision reasons gets its
-	// own array on append (the three-index slice caps each share).
-	reasons := make([]string, len(p.clusters)*reasonsPerDecision)
-	var candidates []candidate
+// stage is how far a cluster got through qualify.
+type stage uint8
+
+const (
+	notSelected stage = iota
+	// selectedOnly: selected, then excluded or kept off by a taint.
+	selectedOnly
+	// toleratedOnly: past the taints, but it does not meet requires.
+	toleratedOnly
+	// qualified: a candidate.
+	qualified
+)
+
+// qualify takes cluster c, the i-th of the index, through selection,
+// exclusion, taints and requires. Explaining (d not nil), it records each
+// step on d.
+func (p *appPlacement) qualify(i int, c *flotillav1.Cluster, sel *placementMatcher, d *Decision) stage {
+	ok, why := sel.matches(i, c)
+	if d != nil {
+		d.Reasons = append(d.Reasons, why)
+	}
+	if !ok {
+		return notSelected
+	}
+	if slices.Contains(p.app.Spec.Placement.Exclude, c.Name) {
+		if d != nil {
+			d.Reasons = append(d.Reasons, "excluded by placement.exclude")
+		}
+		return selectedOnly
+	}
+	if !p.tolerates(i, c, d) {
+		return selectedOnly
+	}
+	if !p.fits(i, d) {
+		return toleratedOnly
+	}
+	return qualified
+}
+
+// place places the app and returns its targets, sorted by cluster.
+// scratch is room for the candidates, reused from app to app.
+func (p *appPlacement) place(scratch []candidate) []Target {
+	candidates := scratch[:0]
 	selected, tolerated := 0, 0
 	sel := p.placementSelector()
 	for i, c := range p.clusters {
-		d := &decisions[i]
-		*d = Decision{App: p.app.Name, Cluster: c.Name, Reasons: reasons[i*reasonsPerDecision : i*reasonsPerDecision : (i+1)*reasonsPerDecision]}
-		ok, why := sel.matches(c)
-		d.Reasons = append(d.Reasons, why)
-		if !ok {
-			continue
+		st := p.qualify(i, c, sel, nil)
+		if st >= selectedOnly {
+			selected++
 		}
-		selected++
-		if slices.Contains(p.app.Spec.Placement.Exclude, c.Name) {
-			d.Reasons = append(d.Reasons, "excluded by placement.exclude")
-			continue
+		if st >= toleratedOnly {
+			tolerated++
 		}
-		if !p.tolerates(c, d) {
-			continue
+		if st == qualified {
+			candidates = append(candidates, candidate{idx: i, cluster: c})
 		}
-		tolerated++
-		if !p.fits(c, d) {
-			continue
-		}
-		candidates = append(candidates, candidate{cluster: c, decision: d})
 	}
-	chosen := p.choose(candidates)
+	ranked := p.rank(candidates)
+	if p.explainsChoice() {
+		p.facts.order = make([]int32, len(ranked))
+		for k, c := range ranked {
+			p.facts.order[k] = int32(c.idx) //nolint:gosec // a cluster index, capped by fleet.Limits
+		}
+	}
+	chosen := p.choose(p.keepRunningFirst(ranked), nil)
 	p.warnNowhere(selected, tolerated, len(chosen))
 
 	targets := make([]Target, len(chosen))
 	for i, cand := range chosen {
-		cand.decision.Placed = true
-		targets[i] = p.target(cand.cluster)
+		targets[i] = p.target(cand)
 	}
 	p.applyOverlays(chosen, targets)
 	p.divideReplicas(chosen, targets)
-	p.res.Targets = append(p.res.Targets, targets...)
+	return targets
+}
+
+// explainsChoice says whether the decisions of the app's candidates say
+// how they ranked or were chosen, which needs the ranked order kept.
+func (p *appPlacement) explainsChoice() bool {
+	pl := p.app.Spec.Placement
+	return p.ranks() || pl.MaxClusters != nil || pl.Spread != nil
 }
 
 // target builds the target of the app on a chosen cluster, without
 // overlays and replicas.
-func (p *appPlacement) target(c *flotillav1.Cluster) Target {
+func (p *appPlacement) target(c candidate) Target {
 	basePath := p.app.Spec.Path
 	if basePath == "" {
 		basePath = fleet.DefaultBasePath
 	}
 	return Target{
 		App:              p.app.Name,
-		Cluster:          c.Name,
+		Cluster:          c.cluster.Name,
 		Namespace:        p.app.Spec.Namespace,
 		NamespaceDefault: p.app.Spec.NamespaceMode == flotillav1.NamespaceDefault,
 		Base:             path.Join(p.f.AppDir(p.app.Name), basePath),
-		Vars:             maps.Clone(p.vars[c.Name]),
+		Vars:             maps.Clone(p.x.vars[c.idx]),
 	}
 }
 
@@ -333,13 +371,21 @@ func (p *appPlacement) warnNowhere(selected, tolerated, chosen int) {
 	p.warnf([]any{"spec", "placement"}, "spec.placement: every cluster it selects is excluded or keeps the app off with a taint, so app %s goes nowhere; run flotilla explain to see why", p.app.Name)
 }
 
+// warnf reports a warning on the app's file while placing.
 func (p *appPlacement) warnf(fieldPath []any, format string, args ...any) {
+	if !p.placing() {
+		return
+	}
 	p.res.Warnings = append(p.res.Warnings, fleet.Diagnostic{
 		File: p.file, Line: p.f.Line(p.file, fieldPath...), Severity: fleet.SeverityWarning, Message: fmt.Sprintf(format, args...),
 	})
 }
 
+// errorf reports an error on the app's file while placing.
 func (p *appPlacement) errorf(fieldPath []any, format string, args ...any) {
+	if !p.placing() {
+		return
+	}
 	p.res.Errors = append(p.res.Errors, fleet.Diagnostic{
 		File: p.file, Line: p.f.Line(p.file, fieldPath...), Severity: fleet.SeverityError, Message: fmt.Sprintf(format, args...),
 	})

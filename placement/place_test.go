@@ -128,11 +128,12 @@ func TestResultLookups(t *testing.T) {
 	if res.Decision("two", "zz") != nil {
 		t.Errorf("Decision of an unknown cluster must be nil")
 	}
-	if len(res.Decisions) != 6 {
-		t.Errorf("want a decision for every app and cluster, got %d", len(res.Decisions))
+	decisions := res.Decisions()
+	if len(decisions) != 6 {
+		t.Errorf("want a decision for every app and cluster, got %d", len(decisions))
 	}
-	for i := 1; i < len(res.Decisions); i++ {
-		a, b := res.Decisions[i-1], res.Decisions[i]
+	for i := 1; i < len(decisions); i++ {
+		a, b := decisions[i-1], decisions[i]
 		if a.App > b.App || (a.App == b.App && a.Cluster >= b.Cluster) {
 			t.Errorf("decisions not sorted at %d", i)
 		}

@@ -23,6 +23,7 @@ func (p *appPlacement) divideReplicas(chosen []candidate, targets []Target) {
 	if len(chosen) == 0 {
 		return
 	}
+	p.facts.divisions = make([]division, len(p.app.Spec.Placement.Replicas))
 	for i, d := range p.app.Spec.Placement.Replicas {
 		kind := d.Workload.Kind
 		if kind == "" {
@@ -52,12 +53,25 @@ func (p *appPlacement) divideReplicas(chosen []candidate, targets []Target) {
 			// With nothing to divide every cluster runs 0 replicas.
 			shares = make([]int64, len(chosen))
 		}
-		sumText := formatRat(sum)
-		for j, c := range chosen {
+		p.facts.divisions[i] = division{divided: true, sum: formatRat(sum)}
+		for j := range chosen {
 			targets[j].Replicas = append(targets[j].Replicas, Replicas{Kind: kind, Name: d.Workload.Name, Count: int32(shares[j])}) //nolint:gosec // divide keeps every share between 0 and d.Total, an int32, so it fits
-			c.decision.Reasons = append(c.decision.Reasons, fmt.Sprintf("replicas %s: %d of %d (weight %s/%s %s)",
-				d.Workload.Name, shares[j], d.Total, formatRat(weights[j]), sumText, how))
 		}
+	}
+}
+
+// replicaReasons records on d, for chosen cluster c with target t, its
+// share of each division the app divided, with its weight.
+func (p *appPlacement) replicaReasons(c candidate, t *Target, d *Decision) {
+	r := 0
+	for i, div := range p.app.Spec.Placement.Replicas {
+		if i >= len(p.facts.divisions) || !p.facts.divisions[i].divided || r >= len(t.Replicas) {
+			continue
+		}
+		weights, how, _ := p.weights(i, div, []candidate{c})
+		d.Reasons = append(d.Reasons, fmt.Sprintf("replicas %s: %d of %d (weight %s/%s %s)",
+			div.Workload.Name, t.Replicas[r].Count, div.Total, formatRat(weights[0]), p.facts.divisions[i].sum, how))
+		r++
 	}
 }
 
@@ -68,13 +82,24 @@ func (p *appPlacement) weights(i int, d flotillav1.ReplicaDivision, chosen []can
 	switch {
 	case d.WeightBy != nil && d.WeightBy.Available != "":
 		for j, c := range chosen {
-			weights[j] = ratFromQuantity(figureAvailable(c.decision, d.WeightBy.Available))
+			weights[j] = ratFromQuantity(p.knownAvailable(c.idx, d.WeightBy.Available))
 		}
 		return weights, "by " + describeSource(*d.WeightBy), true
 	case d.WeightBy != nil:
 		how := "by " + describeSource(*d.WeightBy)
 		ok := true
+		var t *valueTable
+		if p.placing() {
+			t = p.x.values(*d.WeightBy)
+		}
 		for j, c := range chosen {
+			if t != nil && (!t.set[c.idx] || t.weight[c.idx] != nil) {
+				weights[j] = t.weight[c.idx]
+				if weights[j] == nil {
+					weights[j] = new(big.Rat)
+				}
+				continue
+			}
 			weights[j] = new(big.Rat)
 			v, set := valueOf(c.cluster, *d.WeightBy)
 			if !set {
@@ -202,7 +227,7 @@ func (p *appPlacement) replicaCaps(d flotillav1.ReplicaDivision, chosen []candid
 	wantRat := ratFromQuantity(want)
 	caps := make([]int64, len(chosen))
 	for j, c := range chosen {
-		n := new(big.Rat).Quo(ratFromQuantity(figureAvailable(c.decision, d.WeightBy.Available)), wantRat)
+		n := new(big.Rat).Quo(ratFromQuantity(p.knownAvailable(c.idx, d.WeightBy.Available)), wantRat)
 		fl := new(big.Int).Quo(n.Num(), n.Denom())
 		if fl.IsInt64() {
 			caps[j] = fl.Int64()

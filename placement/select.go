@@ -20,6 +20,30 @@ type clusterSet struct {
 	// all is true when neither a selector nor names are set and that means
 	// every cluster.
 	all bool
+	// matched, when set (see useIndex), says per label set of x whether
+	// the selector matches it.
+	matched []bool
+	x       *fleetIndex
+}
+
+// useIndex makes the set read its selector's matches from the fleet
+// index, evaluated once per distinct selector and label set.
+func (s *clusterSet) useIndex(x *fleetIndex) {
+	if s.selector != nil && x != nil {
+		s.matched, s.x = x.selectorMatches(s.selDesc, s.selector), x
+	}
+}
+
+// bySelector says whether the selector matches cluster c, the i-th of
+// the index.
+func (s *clusterSet) bySelector(i int, c *flotillav1.Cluster) bool {
+	switch {
+	case s.selector == nil:
+		return false
+	case s.matched != nil:
+		return s.matched[s.x.labelSet[i]]
+	}
+	return s.selector.Matches(labels.Set(c.Labels))
 }
 
 // newClusterSet compiles a selector and names. An invalid selector selects
@@ -54,10 +78,11 @@ func selectorString(sel *metav1.LabelSelector) string {
 	return "{}"
 }
 
-// match says whether the set holds the cluster, and why.
-func (s clusterSet) match(c *flotillav1.Cluster) (bool, string) {
+// match says whether the set holds cluster c, the i-th of the index, and
+// why.
+func (s *clusterSet) match(i int, c *flotillav1.Cluster) (bool, string) {
 	byName := s.names[c.Name]
-	bySel := s.selector != nil && s.selector.Matches(labels.Set(c.Labels))
+	bySel := s.bySelector(i, c)
 	switch {
 	case s.all:
 		return true, "every cluster"
@@ -73,7 +98,7 @@ func (s clusterSet) match(c *flotillav1.Cluster) (bool, string) {
 
 // noMatchReason says why the set does not hold a cluster that neither its
 // names list nor its selector matches.
-func (s clusterSet) noMatchReason() string {
+func (s *clusterSet) noMatchReason() string {
 	switch {
 	case s.selector != nil && len(s.names) > 0:
 		return "clusterSelector " + s.selDesc + " does not match and not listed in clusterNames"
@@ -94,24 +119,33 @@ type placementMatcher struct {
 }
 
 // placementSelector compiles the app's clusterSelector and clusterNames.
-func (p *appPlacement) placementSelector() placementMatcher {
+// While placing, an invalid selector is reported and the selector's
+// matches come from the fleet index.
+func (p *appPlacement) placementSelector() *placementMatcher {
 	pl := p.app.Spec.Placement
 	set, err := newClusterSet(pl.ClusterSelector, pl.ClusterNames, true)
-	if err != nil {
-		p.errorf([]any{"spec", "placement", "clusterSelector"}, "spec.placement.clusterSelector: is invalid: %v; fix it so that it selects clusters", err)
+	if p.placing() {
+		if err != nil {
+			p.errorf([]any{"spec", "placement", "clusterSelector"}, "spec.placement.clusterSelector: is invalid: %v; fix it so that it selects clusters", err)
+		}
+		set.useIndex(p.x)
 	}
 	m := placementMatcher{set: set, byBoth: "selected by clusterNames and by clusterSelector " + set.selDesc, bySel: "selected by clusterSelector " + set.selDesc}
 	// A cluster that is not selected is neither listed nor matched: the
 	// reason depends on the placement only.
 	m.notMatch = "not selected: " + set.noMatchReason()
-	return m
+	return &m
 }
 
-// matches says whether the placement selects a cluster, as a reason.
-func (m placementMatcher) matches(c *flotillav1.Cluster) (bool, string) {
-	s := m.set
-	byName := s.names[c.Name]
-	bySel := s.selector != nil && s.selector.Matches(labels.Set(c.Labels))
+// matches says whether the placement selects cluster c, the i-th of the
+// index, as a reason.
+func (m *placementMatcher) matches(i int, c *flotillav1.Cluster) (bool, string) {
+	s := &m.set
+	if s.all {
+		return true, "selected: placement sets no clusterSelector or clusterNames, so every cluster is a candidate"
+	}
+	byName := len(s.names) > 0 && s.names[c.Name]
+	bySel := s.bySelector(i, c)
 	switch {
 	case s.all:
 		return true, "selected: placement sets no clusterSelector or clusterNames, so every cluster is a candidate"
@@ -141,25 +175,34 @@ func describePlacement(pl flotillav1.Placement) string {
 // hub) against the app's tolerations, recording each step. The hub's
 // unreachable taint is decided by the app's failover instead. PreferNoSchedule taints never keep an
 // app off; a NoSchedule taint does not remove an app already running there.
-func (p *appPlacement) tolerates(c *flotillav1.Cluster, d *Decision) bool {
+//
+// d is the decision being explained, nil while placing.
+func (p *appPlacement) tolerates(i int, c *flotillav1.Cluster, d *Decision) bool {
 	tolerations := p.app.Spec.Placement.Tolerations
-	taints := p.clusterTaints(c)
+	taints := p.x.taints[i]
 	for i := range taints {
 		t := &taints[i]
-		desc := t.ToString()
+		var why string
+		ok := true
 		switch {
 		case isUnreachableTaint(t):
 			if !p.failoverTolerates(c, t, d) {
 				return false
 			}
+			continue
 		case t.Effect == corev1.TaintEffectPreferNoSchedule:
-			d.Reasons = append(d.Reasons, "taint "+desc+" ignored: PreferNoSchedule does not keep apps off")
+			why = " ignored: PreferNoSchedule does not keep apps off"
 		case tolerated(tolerations, t):
-			d.Reasons = append(d.Reasons, "taint "+desc+" tolerated")
+			why = " tolerated"
 		case t.Effect == corev1.TaintEffectNoSchedule && p.running[c.Name]:
-			d.Reasons = append(d.Reasons, "taint "+desc+" not tolerated, but the app already runs here and NoSchedule only keeps new apps off")
+			why = " not tolerated, but the app already runs here and NoSchedule only keeps new apps off"
 		default:
-			d.Reasons = append(d.Reasons, "taint "+desc+" not tolerated")
+			why, ok = " not tolerated", false
+		}
+		if d != nil {
+			d.Reasons = append(d.Reasons, "taint "+t.ToString()+why)
+		}
+		if !ok {
 			return false
 		}
 	}

@@ -57,7 +57,9 @@ type Target struct {
 	Wave int
 }
 
-// Decision explains why an app is or is not placed on a cluster.
+// Decision explains why an app is or is not placed on a cluster. Place
+// does not build decisions: Result.Decision, DecisionsFor and Decisions
+// rebuild them on demand from what Place kept.
 type Decision struct {
 	// App is the app's name.
 	App string
@@ -79,9 +81,6 @@ type Result struct {
 	// Targets are the (app, cluster) pairs chosen, sorted by app then
 	// cluster.
 	Targets []Target
-	// Decisions explain every app on every cluster, placed or not, sorted
-	// by app then cluster.
-	Decisions []Decision
 	// Warnings are problems that do not block, such as a selector that
 	// matches no cluster; they name the app file and line.
 	Warnings []fleet.Diagnostic
@@ -96,6 +95,9 @@ type Result struct {
 	// (WithCapacity); false means requires, rankBy.available and
 	// weightBy.available saw every cluster's capacity as unknown.
 	CapacityUsed bool
+	// explain is what Place kept to rebuild the decisions (see
+	// Decision); nil when the result has none.
+	explain *explainer
 }
 
 // Target returns the target of an app on a cluster, or nil when the app is
@@ -107,19 +109,6 @@ func (r *Result) Target(app, cluster string) *Target {
 	})
 	if i < len(r.Targets) && r.Targets[i].App == app && r.Targets[i].Cluster == cluster {
 		return &r.Targets[i]
-	}
-	return nil
-}
-
-// Decision returns the decision about an app on a cluster, or nil when
-// either is unknown.
-func (r *Result) Decision(app, cluster string) *Decision {
-	i := sort.Search(len(r.Decisions), func(i int) bool {
-		d := r.Decisions[i]
-		return d.App > app || (d.App == app && d.Cluster >= cluster)
-	})
-	if i < len(r.Decisions) && r.Decisions[i].App == app && r.Decisions[i].Cluster == cluster {
-		return &r.Decisions[i]
 	}
 	return nil
 }
