@@ -25,7 +25,7 @@ TEST_PARALLEL ?= 2
 # and the apply engine and reconcilers (one apiserver each); about 4 minutes
 # on 2 cores. The e2e, demo and bench packages are left out for time.
 RACE_PKGS ?= ./fleet/ ./placement/ ./render/... ./source/... ./status/... ./internal/fleetdiff/ ./internal/pipeline/ \
-             ./internal/cli/ ./apply/... ./controllers/
+             ./apply/... ./agent/bundle/ ./agent/seal/ ./dashboard/
 
 export KUBEBUILDER_ASSETS
 
