@@ -12,16 +12,16 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 )
 
 // Client is the access to one member cluster: a controller-runtime client,
 // a lazy REST mapper, a kstatus poller for health checks and a discovery
 // client, all sharing one HTTP client. It is safe for concurrent use.
 //
-// The REST mapper discovers API groups on first use and again whenever a
-// kind is unknown, so a Client can be built while the cluster is down and
-// keeps working for CRDs installed after it was built.
+// The REST mapper discovers the API on first use and again whenever a kind
+// is unknown, so a Client can be built while the cluster is down and keeps
+// working for CRDs installed after it was built. Clusters whose discovery
+// is identical share one mapping (see sharedMapper).
 type Client struct {
 	name       string
 	httpClient *http.Client
@@ -43,17 +43,14 @@ func New(name string, cfg *rest.Config, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: build HTTP client: %w", name, err)
 	}
-	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
-	if err != nil {
-		return nil, fmt.Errorf("cluster %s: build REST mapper: %w", name, err)
-	}
-	c, err := client.New(cfg, client.Options{HTTPClient: httpClient, Scheme: opts.Scheme, Mapper: mapper})
-	if err != nil {
-		return nil, fmt.Errorf("cluster %s: build client: %w", name, err)
-	}
 	disc, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, httpClient)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: build discovery client: %w", name, err)
+	}
+	mapper := &sharedMapper{cluster: name, discovery: disc}
+	c, err := client.New(cfg, client.Options{HTTPClient: httpClient, Scheme: opts.Scheme, Mapper: mapper})
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: build client: %w", name, err)
 	}
 	return &Client{
 		name:       name,
@@ -72,7 +69,8 @@ func (c *Client) Name() string { return c.name }
 // the API server directly (no informer cache).
 func (c *Client) Client() client.Client { return c.client }
 
-// RESTMapper is the cluster's lazy, self-refreshing REST mapper.
+// RESTMapper is the cluster's lazy, self-refreshing REST mapper; its
+// mapping is shared with the other clusters whose discovery is identical.
 func (c *Client) RESTMapper() meta.RESTMapper { return c.mapper }
 
 // Poller is a kstatus poller for the cluster, as github.com/fluxcd/pkg/ssa
