@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
@@ -161,12 +162,14 @@ func TestAgent(t *testing.T) {
 	t.Run("deletion", func(t *testing.T) {
 		for app, mode := range map[string]flotillav1.BundleDeletion{"app": flotillav1.BundleDeletionPrune, "db": flotillav1.BundleDeletionOrphan} {
 			must(t, testenv.RetryT(t, func(ctx context.Context) error {
-				b, err := e.bundle(ctx, app)
-				if err != nil {
-					return err
-				}
-				b.Spec.Deletion = mode
-				return e.hub.Update(ctx, b)
+				return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+					b, err := e.bundle(ctx, app)
+					if err != nil {
+						return err
+					}
+					b.Spec.Deletion = mode
+					return e.hub.Update(ctx, b)
+				})
 			}))
 		}
 		eventually(t, 60*time.Second, "both removed", func(ctx context.Context) error {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -263,17 +264,21 @@ func (e *env) putBundle(t *testing.T, app, revision string, dependsOn []string, 
 		DriftInterval: &metav1.Duration{Duration: time.Second},
 	}
 	must(t, testenv.RetryT(t, func(ctx context.Context) error {
-		b := &flotillav1.Bundle{}
-		err := e.hub.Get(ctx, client.ObjectKey{Namespace: e.agentNS, Name: app}, b)
-		if apierrors.IsNotFound(err) {
-			b = &flotillav1.Bundle{ObjectMeta: metav1.ObjectMeta{Namespace: e.agentNS, Name: app}, Spec: spec}
-			return e.hub.Create(ctx, b)
-		}
-		if err != nil {
-			return err
-		}
-		b.Spec = spec
-		return e.hub.Update(ctx, b)
+		// The running agent writes the Bundle's status meanwhile: a
+		// conflict means read again, as the hub does.
+		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			b := &flotillav1.Bundle{}
+			err := e.hub.Get(ctx, client.ObjectKey{Namespace: e.agentNS, Name: app}, b)
+			if apierrors.IsNotFound(err) {
+				b = &flotillav1.Bundle{ObjectMeta: metav1.ObjectMeta{Namespace: e.agentNS, Name: app}, Spec: spec}
+				return e.hub.Create(ctx, b)
+			}
+			if err != nil {
+				return err
+			}
+			b.Spec = spec
+			return e.hub.Update(ctx, b)
+		})
 	}))
 	return digest
 }
