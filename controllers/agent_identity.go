@@ -3,12 +3,14 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -106,6 +108,9 @@ func agentRules() []*rbacv1ac.PolicyRuleApplyConfiguration {
 // RoleBinding "agent" between them.
 func ensureAgentIdentity(ctx context.Context, cl client.Client, fleetNamespace, cluster string) error {
 	ns := flotillav1.AgentNamespace(fleetNamespace, cluster)
+	if err := markAgentRevoked(ctx, cl, ns, false); err != nil {
+		return fmt.Errorf("clear the revocation mark of agent namespace %s of cluster %s: %w", ns, cluster, err)
+	}
 	labels := agentNamespaceLabels(fleetNamespace, cluster)
 	name := flotillav1.AgentObjectName
 	owner := []client.ApplyOption{client.FieldOwner(identityFieldOwner), client.ForceOwnership}
@@ -131,6 +136,11 @@ func ensureAgentIdentity(ctx context.Context, cl client.Client, fleetNamespace, 
 func RevokeAgentIdentity(ctx context.Context, cl client.Client, fleetNamespace, cluster string) error {
 	ns := flotillav1.AgentNamespace(fleetNamespace, cluster)
 	name := flotillav1.AgentObjectName
+	// First stop the hub writing desired state there: the revoked agent may
+	// still hold a watch opened before the revocation.
+	if err := markAgentRevoked(ctx, cl, ns, true); err != nil {
+		return fmt.Errorf("mark agent namespace %s of cluster %s revoked: %w", ns, cluster, err)
+	}
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
 	if err := cl.Delete(ctx, sa); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("delete ServiceAccount %s/%s of cluster %s: %w", ns, name, cluster, err)
@@ -153,4 +163,26 @@ func issueAgentToken(ctx context.Context, cl client.Client, fleetNamespace, clus
 		return "", metav1.Time{}, fmt.Errorf("request a token for ServiceAccount %s/%s: %w", ns, sa.Name, err)
 	}
 	return tr.Status.Token, tr.Status.ExpirationTimestamp, nil
+}
+
+// markAgentRevoked sets or removes flotillav1.AnnotationAgentRevoked on an
+// agent namespace; a missing namespace has nothing to mark.
+func markAgentRevoked(ctx context.Context, cl client.Client, ns string, revoked bool) error {
+	value := "null"
+	if revoked {
+		value = `"` + metav1.Now().UTC().Format(time.RFC3339) + `"`
+	}
+	patch := []byte(`{"metadata":{"annotations":{"` + flotillav1.AnnotationAgentRevoked + `":` + value + `}}}`)
+	obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
+	return client.IgnoreNotFound(cl.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)))
+}
+
+// agentRevoked reports whether the agent namespace ns is marked revoked.
+func agentRevoked(ctx context.Context, cl client.Reader, ns string) bool {
+	obj := &corev1.Namespace{}
+	if err := cl.Get(ctx, client.ObjectKey{Name: ns}, obj); err != nil {
+		return false
+	}
+	_, ok := obj.Annotations[flotillav1.AnnotationAgentRevoked]
+	return ok
 }

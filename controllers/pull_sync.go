@@ -47,6 +47,13 @@ func (r *ClusterSyncReconciler) reconcilePull(ctx context.Context, cs *flotillav
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if agentRevoked(ctx, r.Client, ns) {
+		// Nothing new for a revoked agent, not even through a watch it
+		// opened before the revocation.
+		conditions.MarkFalse(cs, meta.ReadyCondition, flotillav1.ReasonAgentRevoked,
+			"the agent identity of cluster %s is revoked: nothing is sent to it; approve a new registration with `flotilla cluster approve %s`", cs.Spec.Cluster, cs.Spec.Cluster)
+		return ctrl.Result{RequeueAfter: jittered(r.Options.HeartbeatInterval)}, nil
+	}
 	have := &flotillav1.Bundle{}
 	err = r.Get(ctx, types.NamespacedName{Namespace: ns, Name: cs.Spec.App}, have)
 	if err != nil && !apierrors.IsNotFound(err) {

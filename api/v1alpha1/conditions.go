@@ -52,6 +52,9 @@ const (
 	// ReasonRolloutWaiting: the app's rollout has not released a revision
 	// to this cluster yet.
 	ReasonRolloutWaiting = "RolloutWaiting"
+	// ReasonAgentRevoked: the pull cluster's agent identity was revoked;
+	// the hub sends it nothing until a new registration is approved.
+	ReasonAgentRevoked = "AgentRevoked"
 	// ReasonDriftCorrected: objects changed by hand were restored.
 	ReasonDriftCorrected = "DriftCorrected"
 )
@@ -95,6 +98,13 @@ const (
 	// only once it has marked the registration pending: a registration
 	// that arrives already annotated has the annotation removed.
 	AnnotationApproved = "flotilla.dev/approved"
+	// AnnotationAgentRevoked is set by the hub on a pull cluster's agent
+	// namespace when its agent identity is revoked, and removed when a new
+	// one is issued. While it is set the hub writes nothing there: a watch
+	// the revoked agent opened before the revocation stays open until it
+	// times out (the API server authorizes a watch when it starts), and it
+	// must not carry new desired state.
+	AnnotationAgentRevoked = "flotilla.dev/agent-revoked"
 	// AnnotationPrune, set to PruneDisabled on an object in Git, keeps the
 	// object on the cluster when the app stops rendering it (or is
 	// removed): it is released (owner labels and field ownership removed)

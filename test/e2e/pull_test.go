@@ -156,7 +156,9 @@ func TestPullAndPushFleet(t *testing.T) {
 			t.Fatalf("flotilla status: exit %d: %s", code, errOut.String())
 		}
 		for site, mode := range map[string]string{pushSite: "push", pullSite: "pull"} {
-			if row := strings.Fields(lineWith(out.String(), site+" ")); len(row) < 5 || row[1] != "yes" || row[2] != mode || row[3] != "main@"+head[:7] || row[4] != "ready" {
+			// CLUSTER REACHABLE MODE REVISION GPU CPU MEMORY SETTINGS: the
+			// app's cell is the last.
+			if row := strings.Fields(lineWith(out.String(), site+" ")); len(row) < 5 || row[1] != "yes" || row[2] != mode || row[3] != "main@"+head[:7] || row[len(row)-1] != "ready" {
 				t.Fatalf("flotilla status row of %s = %q:\n%s", site, row, out.String())
 			}
 		}
@@ -241,24 +243,29 @@ spec:
 			t.Fatalf("the agent does not say the hub refuses it:\n%s", ag.logTail())
 		}
 
-		// A later commit: the hub publishes it for the pull site, the push
-		// site applies it, the revoked agent cannot fetch it.
+		// A later commit: the push site applies it; the hub writes nothing
+		// for the revoked pull site (its agent may still hold a watch opened
+		// before the revocation) and says why.
 		e.work.WriteFile("apps/settings/base/settings.yaml", []byte(strings.ReplaceAll(
 			readFile(t, "testdata/pull-fleet/apps/settings/base/settings.yaml"), `threshold: "0.80"`, `threshold: "0.90"`)))
 		head = e.work.CommitAndPush("threshold 0.90")
-		eventually(t, 60*time.Second, "the push site at 0.90 and the pull site's Bundle at the commit", func() error {
+		eventually(t, 60*time.Second, "the push site at 0.90 and the pull site's sync AgentRevoked", func() error {
 			if err := e.threshold(ctx, pushSite, "0.90"); err != nil {
 				return err
 			}
-			b := &flotillav1.Bundle{}
-			if err := e.hubCl.Get(ctx, types.NamespacedName{Namespace: agentNS, Name: "settings"}, b); err != nil {
-				return err
-			}
-			if !strings.HasSuffix(b.Spec.Revision, head) {
-				return fmt.Errorf("Bundle settings at %s", b.Spec.Revision)
+			cs := e.sync(ctx, "settings."+pullSite)
+			if got := condition(cs.Status.Conditions, "Ready"); !strings.HasPrefix(got, "False/"+flotillav1.ReasonAgentRevoked) {
+				return fmt.Errorf("Ready of settings.%s: %s", pullSite, got)
 			}
 			return nil
 		})
+		b := &flotillav1.Bundle{}
+		if err := e.hubCl.Get(ctx, types.NamespacedName{Namespace: agentNS, Name: "settings"}, b); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(b.Spec.Revision, head) {
+			t.Fatalf("the hub wrote the revoked site's Bundle at the new commit %s", b.Spec.Revision)
+		}
 		// The positive signal that the agent works on after the Bundle was
 		// written: it corrects two drifts, one after the other. Each pass
 		// lists the bundles before it corrects, and the second correction
