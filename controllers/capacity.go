@@ -144,7 +144,7 @@ func (r *FleetRepositoryReconciler) heldBy(ctx context.Context, obj *flotillav1.
 	}
 	reads := map[string]bool{}
 	for i := range apps.Items {
-		if readsCapacity(&apps.Items[i]) {
+		if placement.ReadsCapacity(&apps.Items[i]) {
 			reads[apps.Items[i].Name] = true
 		}
 	}
@@ -168,20 +168,6 @@ func (r *FleetRepositoryReconciler) heldBy(ctx context.Context, obj *flotillav1.
 		held[cs.Spec.App][cs.Spec.Cluster] = req
 	}
 	return held, nil
-}
-
-// readsCapacity says whether an app's placement reads live figures.
-func readsCapacity(app *flotillav1.App) bool {
-	pl := app.Spec.Placement
-	if len(pl.Requires) > 0 || (pl.RankBy != nil && pl.RankBy.Available != "") {
-		return true
-	}
-	for _, d := range pl.Replicas {
-		if d.WeightBy != nil && d.WeightBy.Available != "" {
-			return true
-		}
-	}
-	return false
 }
 
 // workloadRequests sums what rendered workloads request: each Pod, and

@@ -32,7 +32,7 @@ func (r *FleetRepositoryReconciler) recordPlacement(ctx context.Context, repo *f
 			return fmt.Errorf("read App %s: %w", app.Name, err)
 		}
 		var want *flotillav1.PlacementStatus
-		if readsCapacity(app) {
+		if placement.ReadsCapacity(app) {
 			want = placementStatus(placed, app.Name, rev)
 		}
 		if samePlacement(have.Status.Placement, want) {

@@ -86,3 +86,18 @@ type Figure struct {
 	// Required is the app's spec.placement.requires amount, when set.
 	Required *resource.Quantity
 }
+
+// ReadsCapacity says whether an app's placement reads live capacity
+// figures (requires, rankBy.available or a replicas weightBy.available).
+func ReadsCapacity(app *flotillav1.App) bool {
+	pl := app.Spec.Placement
+	if len(pl.Requires) > 0 || (pl.RankBy != nil && pl.RankBy.Available != "") {
+		return true
+	}
+	for _, d := range pl.Replicas {
+		if d.WeightBy != nil && d.WeightBy.Available != "" {
+			return true
+		}
+	}
+	return false
+}

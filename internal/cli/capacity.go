@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	flotillav1 "github.com/flotilla-gitops/flotilla/api/v1alpha1"
 	"github.com/flotilla-gitops/flotilla/internal/pipeline"
 	"github.com/flotilla-gitops/flotilla/placement"
 	"github.com/flotilla-gitops/flotilla/source"
@@ -99,24 +98,10 @@ func noteCapacity(w io.Writer, out *pipeline.Output) {
 		return
 	}
 	for _, a := range out.Fleet.Apps {
-		if readsCapacity(a) {
+		if placement.ReadsCapacity(a) {
 			fmt.Fprintf(w, "note: live capacity not used: app %s places by live capacity (requires, rankBy.available or weightBy.available), and every cluster's capacity is unknown here; pass --%s origin/flotilla-status (or --%s) to place with the figures the hub recorded\n",
 				a.Name, flagStatusRef, flagStatusDir)
 			return
 		}
 	}
-}
-
-// readsCapacity says whether an app's placement reads live figures.
-func readsCapacity(app *flotillav1.App) bool {
-	pl := app.Spec.Placement
-	if len(pl.Requires) > 0 || (pl.RankBy != nil && pl.RankBy.Available != "") {
-		return true
-	}
-	for _, d := range pl.Replicas {
-		if d.WeightBy != nil && d.WeightBy.Available != "" {
-			return true
-		}
-	}
-	return false
 }
